@@ -1,0 +1,46 @@
+# The few commands people type. `make test` and `make dev` build the virtual environment themselves.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Prefer the Lambda runtime's interpreter (python3.13), found on PATH or under pyenv, else python3.
+PYTHON_BOOT ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13 python3; do \
+	"$$p" -c 'import sys; assert sys.version_info >= (3, 11)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+
+.PHONY: help install test lint typecheck unit dev demo bench build validate clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml layers/shared/requirements.txt
+	@test -n "$(PYTHON_BOOT)" || { echo "no Python 3.11+ interpreter found" >&2; exit 1; }
+	@echo "creating $(VENV) with $(PYTHON_BOOT) ($$($(PYTHON_BOOT) --version))"
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install runtime + dev dependencies
+
+lint: $(STAMP) ## ruff (lint + format check)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict on the code
+	$(VENV)/bin/mypy
+
+test: lint typecheck ## ruff, mypy and the whole pytest suite
+	$(PY) -m pytest
+
+validate: $(STAMP) ## sam validate --lint (offline)
+	$(VENV)/bin/sam validate --lint
+
+build: $(STAMP) ## sam build with a python3.13 interpreter
+	PATH="$$(dirname $$(readlink -f $(PYTHON_BOOT))):$$PATH" $(VENV)/bin/sam build
+
+clean: ## remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

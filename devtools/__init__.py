@@ -1,0 +1,1 @@
+"""Developer tooling (local stack, signed sender, demo, benchmarks). Never shipped to Lambda."""

@@ -1,0 +1,140 @@
+"""POST /webhooks/clerk: verify the Svix signature on the raw body, parse the Clerk event, apply it.
+
+HTTP concerns only; the rules live in the `social_connections` layer. Status codes follow docs/architecture.md:
+401 unsigned, 400 signed garbage, 413 too large, 200 applied or deliberately ignored, 5xx only when our side failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import TYPE_CHECKING, Final
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import TypeAdapter, ValidationError
+
+from social_connections import environment
+from social_connections.clerk_events import ClerkEvent, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
+from social_connections.signatures import InvalidSignatureError, SecretConfigurationError, delivery_headers
+from social_connections.sync import ConcurrencyExhaustedError, SyncResult, apply_deletion, apply_snapshot
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+MAX_BODY_BYTES: Final = 256 * 1024
+
+logger = Logger()
+metrics = Metrics()
+app = APIGatewayHttpResolver()
+_events: TypeAdapter[UserSnapshotEvent | UserDeletedEvent | UnhandledEvent] = TypeAdapter(ClerkEvent)
+
+
+def _json(status: int, **fields: object) -> Response[str]:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(fields))
+
+
+def _raw_body() -> bytes | None:
+    """The exact bytes Svix signed; None when the base64 flag lies about the body."""
+    event = app.current_event
+    body = event.body or ""
+    try:
+        return base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+    except (binascii.Error, ValueError):  # also UnicodeEncodeError from lone surrogates
+        return None
+
+
+@app.post("/webhooks/clerk")
+def receive_clerk_webhook() -> Response[str]:
+    body = _raw_body()
+    if body is not None and len(body) > MAX_BODY_BYTES:
+        metrics.add_metric(name="PayloadTooLarge", unit=MetricUnit.Count, value=1)
+        return _json(413, error="payload too large")
+    try:
+        if body is None:
+            raise InvalidSignatureError("body is not the base64 it claims to be")
+        headers = delivery_headers(app.current_event.headers)
+        environment.signature_verifier().verify(body, headers)
+    except InvalidSignatureError as rejection:
+        logger.warning("webhook signature rejected", extra={"reason": str(rejection)})
+        metrics.add_metric(name="SignatureRejected", unit=MetricUnit.Count, value=1)
+        return _json(401, error="invalid signature")
+    logger.append_keys(svix_id=headers.message_id)
+
+    try:
+        event = _events.validate_json(body)
+    except ValidationError as invalid:
+        reasons = [f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in invalid.errors(include_input=False)]
+        logger.warning("signed payload is not a valid Clerk event", extra={"errors": reasons[:10]})
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        return _json(400, error="not a valid Clerk event")
+
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="event_type", value=event.type)
+    if isinstance(event, UnhandledEvent):
+        logger.info("event type not handled; acknowledged", extra={"event_type": event.type})
+        metrics.add_metric(name="EventsIgnoredUnhandled", unit=MetricUnit.Count, value=1)
+        return _json(200, outcome="ignored", type=event.type)
+
+    repository = environment.repository()
+    if isinstance(event, UserDeletedEvent):
+        result = apply_deletion(repository, event.data.id)
+    else:
+        result = apply_snapshot(repository, event.data)
+    _record(event.type, result)
+    return _json(
+        200,
+        outcome=result.outcome.value,
+        type=event.type,
+        userId=result.user_id,
+        upserted=result.upserted,
+        disconnected=result.disconnected,
+    )
+
+
+def _record(event_type: str, result: SyncResult) -> None:
+    logger.info(
+        "event processed",
+        extra={
+            "event_type": event_type,
+            "user_id": result.user_id,
+            "outcome": result.outcome.value,
+            "upserted": result.upserted,
+            "disconnected": result.disconnected,
+            "malformed_accounts": result.malformed_accounts,
+        },
+    )
+    metrics.add_metric(name="EventsApplied" if result.changed else "EventsIgnored", unit=MetricUnit.Count, value=1)
+    if not result.changed:
+        metrics.add_metric(name=f"EventsIgnored_{result.outcome.value}", unit=MetricUnit.Count, value=1)
+    if result.upserted:
+        metrics.add_metric(name="ConnectionsUpserted", unit=MetricUnit.Count, value=result.upserted)
+    if result.disconnected:
+        metrics.add_metric(name="ConnectionsDisconnected", unit=MetricUnit.Count, value=result.disconnected)
+    if result.malformed_accounts:
+        metrics.add_metric(name="MalformedAccounts", unit=MetricUnit.Count, value=result.malformed_accounts)
+
+
+@app.exception_handler([ClientError, BotoCoreError, ConcurrencyExhaustedError])
+def table_unavailable(error: Exception) -> Response[str]:
+    # 503 makes Svix redeliver; the retry converges because nothing is marked applied before all rows are written.
+    logger.error("could not record the event; asking Svix to retry", extra={"error_type": type(error).__name__})
+    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+    return _json(503, error="temporarily unable to record the event")
+
+
+@app.exception_handler(SecretConfigurationError)
+def secret_misconfigured(error: SecretConfigurationError) -> Response[str]:
+    logger.error("webhook signing secret is misconfigured", extra={"reason": str(error)})
+    metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
+    return _json(500, error="webhook receiver is misconfigured")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
+    return app.resolve(event, context)
