@@ -6,6 +6,7 @@ import base64
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from svix.webhooks import Webhook
 
@@ -41,7 +42,7 @@ def http_api_event(
     path: str = "/webhooks/clerk",
     method: str = "POST",
     request_id: str | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event as Lambda receives it."""
     raw = body.encode() if isinstance(body, str) else body
     if base64_encoded:

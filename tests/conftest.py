@@ -13,11 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from social_connections import environment
 
 from devtools.clerk_payloads import to_body
 from devtools.signing import http_api_event, new_secret, svix_headers
 from devtools.template_table import create_connections_table
-from social_connections import environment
 
 TABLE_NAME = "connections-test"
 

@@ -17,7 +17,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
-
 from social_connections import environment
 from social_connections.clerk_events import ClerkEvent, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
 from social_connections.signatures import InvalidSignatureError, SecretConfigurationError, delivery_headers
@@ -119,7 +118,7 @@ def _record(event_type: str, result: SyncResult) -> None:
         metrics.add_metric(name="MalformedAccounts", unit=MetricUnit.Count, value=result.malformed_accounts)
 
 
-@app.exception_handler([ClientError, BotoCoreError, ConcurrencyExhaustedError])
+@app.exception_handler([ClientError, BotoCoreError, ConcurrencyExhaustedError])  # type: ignore[untyped-decorator]
 def table_unavailable(error: Exception) -> Response[str]:
     # 503 makes Svix redeliver; the retry converges because nothing is marked applied before all rows are written.
     logger.error("could not record the event; asking Svix to retry", extra={"error_type": type(error).__name__})
@@ -127,7 +126,7 @@ def table_unavailable(error: Exception) -> Response[str]:
     return _json(503, error="temporarily unable to record the event")
 
 
-@app.exception_handler(SecretConfigurationError)
+@app.exception_handler(SecretConfigurationError)  # type: ignore[untyped-decorator]
 def secret_misconfigured(error: SecretConfigurationError) -> Response[str]:
     logger.error("webhook signing secret is misconfigured", extra={"reason": str(error)})
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)

@@ -12,9 +12,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
-
 from social_connections import environment
-from social_connections.connection_rules import ConnectionStatus, health_transition
+from social_connections.connection_rules import ConnectionHealth, ConnectionStatus, health_transition
 from social_connections.repository import deleted_user_from_image, health_from_image
 
 if TYPE_CHECKING:
@@ -33,28 +32,38 @@ def handle_record(record: DynamoDBRecord) -> str:
     image = record.dynamodb.new_image if record.dynamodb else None
     if not image:
         return "skipped"
-    repository = environment.repository()
-
     deleted_user = deleted_user_from_image(image)
     if deleted_user is not None:
-        removed = repository.delete_connections(deleted_user)
-        logger.info("deleted user's connections removed", extra={"user_id": deleted_user, "removed": removed})
-        metrics.add_metric(name="ConnectionsRemoved", unit=MetricUnit.Count, value=removed)
-        return "cleanup"
-
+        return _remove_connections(deleted_user)
     health = health_from_image(image)
     if health is None:
         return "skipped"
-    target = health_transition(health, environment.error_threshold())
-    if target is ConnectionStatus.ERROR and repository.mark_error(health.user_id, health.key, environment.error_threshold()):
-        logger.info("connection moved to error", extra={"user_id": health.user_id, "platform": health.key.platform})
-        metrics.add_metric(name="ConnectionsErrored", unit=MetricUnit.Count, value=1)
-        return "error"
-    if target is ConnectionStatus.CONNECTED and repository.mark_recovered(health.user_id, health.key):
-        logger.info("connection recovered", extra={"user_id": health.user_id, "platform": health.key.platform})
-        metrics.add_metric(name="ConnectionsRecovered", unit=MetricUnit.Count, value=1)
-        return "connected"
-    return "skipped"
+    return _apply_transition(health)
+
+
+def _remove_connections(user_id: str) -> str:
+    removed = environment.repository().delete_connections(user_id)
+    logger.info("deleted user's connections removed", extra={"user_id": user_id, "removed": removed})
+    metrics.add_metric(name="ConnectionsRemoved", unit=MetricUnit.Count, value=removed)
+    return "cleanup"
+
+
+def _apply_transition(health: ConnectionHealth) -> str:
+    threshold = environment.error_threshold()
+    target = health_transition(health, threshold)
+    repository = environment.repository()
+    # The conditional updates re-check the stored row, so a stale or replayed record changes nothing.
+    if target is ConnectionStatus.ERROR and repository.mark_error(health.user_id, health.key, threshold):
+        metric = "ConnectionsErrored"
+    elif target is ConnectionStatus.CONNECTED and repository.mark_recovered(health.user_id, health.key):
+        metric = "ConnectionsRecovered"
+    else:
+        return "skipped"
+    logger.info(
+        "connection status changed", extra={"user_id": health.user_id, "platform": health.key.platform, "to": target}
+    )
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return str(target)
 
 
 @logger.inject_lambda_context(clear_state=True)

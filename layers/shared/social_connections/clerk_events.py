@@ -80,7 +80,7 @@ class Verification(_Lenient):
 
 
 class ExternalAccount(_Lenient):
-    """One entry of `external_accounts` (`external_account` shape, and the legacy `google_account`/`facebook_account`)."""
+    """One `external_accounts` entry: the `external_account` shape and the legacy `google_account` one."""
 
     id: ClerkId
     # Only Google/Facebook carry it; when present it is the `eac_` id Clerk uses for the account.

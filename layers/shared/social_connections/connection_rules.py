@@ -22,7 +22,7 @@ class ConnectionStatus(StrEnum):
     ERROR = "error"
 
 
-# Clerk verification status -> connection status; statuses not listed (unverified, transferable, none) are no connection.
+# Clerk verification status -> connection status; unlisted ones (unverified, transferable, none) are no connection.
 VERIFICATION_STATUSES: Mapping[str, ConnectionStatus] = {
     "verified": ConnectionStatus.CONNECTED,
     "expired": ConnectionStatus.EXPIRED,

@@ -55,7 +55,7 @@ def repository() -> ConnectionsRepository:
 
 
 def signing_secrets() -> str:
-    """CLERK_WEBHOOK_SECRET when set (local, tests), else the Secrets Manager secret CLERK_WEBHOOK_SECRET_ID (cached)."""
+    """CLERK_WEBHOOK_SECRET when set (local, tests), else the Secrets Manager secret CLERK_WEBHOOK_SECRET_ID names."""
     direct = os.environ.get("CLERK_WEBHOOK_SECRET", "").strip()
     if direct:
         return direct

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final, TypedDict, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -24,7 +24,6 @@ from social_connections.connection_rules import (
     ConnectionKey,
     ConnectionStatus,
     ConnectionUpsert,
-    MalformedAccount,
     StoredConnection,
     SyncPlan,
 )
@@ -32,7 +31,13 @@ from social_connections.providers import Platform
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, TransactWriteItemTypeDef
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryInputTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+        WriteRequestTypeDef,
+    )
 
 PROFILE_SK: Final = "PROFILE"
 CONNECTION_PREFIX: Final = "CONNECTION#"
@@ -93,11 +98,11 @@ def _n(value: int) -> AttributeValueTypeDef:
 
 
 def _value(value: object) -> AttributeValueTypeDef:
-    return cast("AttributeValueTypeDef", _serializer.serialize(value))
+    return _serializer.serialize(value)
 
 
 def _plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, object]:
-    return {name: _deserializer.deserialize(cast("dict[str, object]", value)) for name, value in item.items()}
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 def _int(value: object, default: int = 0) -> int:
@@ -139,7 +144,7 @@ class ConnectionsRepository:
         values: dict[str, AttributeValueTypeDef] = {":pk": _s(user_pk(user_id))}
         if connections_only:
             values[":prefix"] = _s(CONNECTION_PREFIX)
-        request: dict[str, object] = {
+        request: QueryInputTypeDef = {
             "TableName": self._table,
             "KeyConditionExpression": key_condition,
             "ExpressionAttributeValues": values,
@@ -148,7 +153,7 @@ class ConnectionsRepository:
         if projection:
             request["ProjectionExpression"] = projection
         while True:
-            page = self._client.query(**request)  # type: ignore[arg-type]
+            page = self._client.query(**request)
             yield from page.get("Items", [])
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
@@ -179,10 +184,10 @@ class ConnectionsRepository:
             row_actions.append({"Update": self._disconnect_action(user_id, key, version, changed_at, synced_at)})
         for failure in plan.failures:
             if failure.key is not None:
-                row_actions.append({"Update": self._failure_action(user_id, failure, synced_at)})
+                row_actions.append({"Update": self._failure_action(user_id, failure.key, failure.reason, synced_at)})
 
         lock_condition, lock_names, lock_values = _profile_lock(expected)
-        profile_update: dict[str, object] = {
+        profile_update: UpdateTypeDef = {
             "TableName": self._table,
             "Key": {"pk": _s(user_pk(user_id)), "sk": _s(PROFILE_SK)},
             "UpdateExpression": "SET userId = :uid, profileStatus = :active, version = :version",
@@ -198,7 +203,7 @@ class ConnectionsRepository:
         if not row_actions:
             # The common no-change update: one conditional write, no transaction (half the write units).
             try:
-                self._client.update_item(**profile_update)  # type: ignore[arg-type]
+                self._client.update_item(**profile_update)
             except ClientError as error:
                 if _error_code(error) == "ConditionalCheckFailedException":
                     raise ConcurrentModificationError(user_id) from error
@@ -211,7 +216,7 @@ class ConnectionsRepository:
             is_last = index == len(chunks) - 1
             lock: TransactWriteItemTypeDef
             if is_last:
-                lock = {"Update": profile_update}  # type: ignore[typeddict-item]
+                lock = {"Update": profile_update}
             else:
                 # Earlier chunks only check the lock; the version moves with the last chunk, so a half-written
                 # plan is never mistaken for an applied one and a redelivery finishes it.
@@ -239,7 +244,7 @@ class ConnectionsRepository:
 
     def _upsert_action(
         self, user_id: str, upsert: ConnectionUpsert, version: int, changed_at: str, synced_at: str
-    ) -> dict[str, object]:
+    ) -> UpdateTypeDef:
         wanted = upsert.desired
         details = wanted.details
         assignments = [
@@ -272,7 +277,9 @@ class ConnectionsRepository:
             values[":status"] = _s(upsert.set_status.value)
             if upsert.set_status is ConnectionStatus.CONNECTED:
                 assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
-        assignments.append("errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)")
+        assignments.append(
+            "errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)"
+        )
         return {
             "TableName": self._table,
             "Key": {"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(wanted.key))},
@@ -282,7 +289,7 @@ class ConnectionsRepository:
 
     def _disconnect_action(
         self, user_id: str, key: ConnectionKey, version: int, changed_at: str, synced_at: str
-    ) -> dict[str, object]:
+    ) -> UpdateTypeDef:
         return {
             "TableName": self._table,
             "Key": {"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(key))},
@@ -297,12 +304,14 @@ class ConnectionsRepository:
             },
         }
 
-    def _failure_action(self, user_id: str, failure: MalformedAccount, failed_at: str) -> dict[str, object]:
-        assert failure.key is not None  # noqa: S101 - callers pass only failures with a key
+    def _failure_action(self, user_id: str, key: ConnectionKey, reason: str, failed_at: str) -> UpdateTypeDef:
+        parts = _failure_update(reason, failed_at)
         return {
             "TableName": self._table,
-            "Key": {"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(failure.key))},
-            **_failure_update(failure.reason, failed_at),
+            "Key": {"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(key))},
+            "UpdateExpression": parts["UpdateExpression"],
+            "ConditionExpression": parts["ConditionExpression"],
+            "ExpressionAttributeValues": parts["ExpressionAttributeValues"],
         }
 
     def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
@@ -329,7 +338,7 @@ class ConnectionsRepository:
     # ---- publish health: the public API other services use ----------------------------------------------------
 
     def record_publish_failure(self, user_id: str, key: ConnectionKey, error: str) -> bool:
-        """Count one failure on a connection (ADD errorCount 1, lastError, lastErrorAt). False if there is no such row."""
+        """Count one failure on a connection (ADD errorCount 1, set lastError, lastErrorAt). False if no such row."""
         return self._conditional_update(user_id, key, _failure_update(error, now_iso()))
 
     def record_publish_success(self, user_id: str, key: ConnectionKey) -> bool:
@@ -389,27 +398,30 @@ class ConnectionsRepository:
             for item in self._query_partition(user_id, projection="pk, sk", connections_only=True)
         ]
         for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            batch = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]]
+            batch: list[WriteRequestTypeDef] = [
+                {"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]
+            ]
             self._batch_write(batch)
         return len(keys)
 
-    def _batch_write(self, requests: list[dict[str, object]]) -> None:
-        pending: dict[str, list[dict[str, object]]] = {self._table: requests}
+    def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
+        pending: Mapping[str, Sequence[WriteRequestTypeDef]] = {self._table: requests}
         for attempt in range(UNPROCESSED_RETRY_LIMIT):
-            response = self._client.batch_write_item(RequestItems=pending)  # type: ignore[arg-type]
+            response = self._client.batch_write_item(RequestItems=pending)
             unprocessed = response.get("UnprocessedItems") or {}
             if not unprocessed:
                 return
-            pending = cast("dict[str, list[dict[str, object]]]", unprocessed)
+            # The response's "output" shape is the same data as the request's "input" shape.
+            pending = cast("Mapping[str, Sequence[WriteRequestTypeDef]]", unprocessed)
             time.sleep(min(0.05 * 2**attempt, 1.0))  # back off: unprocessed items mean throttling
         raise RuntimeError(f"batch delete left unprocessed items after {UNPROCESSED_RETRY_LIMIT} attempts")
 
-    def _conditional_update(self, user_id: str, key: ConnectionKey, update: Mapping[str, object]) -> bool:
+    def _conditional_update(self, user_id: str, key: ConnectionKey, update: _UpdateParts) -> bool:
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(key))},
-                **update,  # type: ignore[arg-type]
+                **update,
             )
         except ClientError as error:
             if _error_code(error) == "ConditionalCheckFailedException":
@@ -424,16 +436,28 @@ def _profile_lock(
     if expected is None:
         return "attribute_not_exists(pk)", {}, {}
     if expected.version is None:
-        return "attribute_not_exists(#v) AND profileStatus = :lock_active", {"#v": "version"}, {
-            ":lock_active": _s(ProfileStatus.ACTIVE)
-        }
-    return "#v = :lock_version AND profileStatus = :lock_active", {"#v": "version"}, {
-        ":lock_version": _n(expected.version),
-        ":lock_active": _s(ProfileStatus.ACTIVE),
-    }
+        return (
+            "attribute_not_exists(#v) AND profileStatus = :lock_active",
+            {"#v": "version"},
+            {":lock_active": _s(ProfileStatus.ACTIVE)},
+        )
+    return (
+        "#v = :lock_version AND profileStatus = :lock_active",
+        {"#v": "version"},
+        {
+            ":lock_version": _n(expected.version),
+            ":lock_active": _s(ProfileStatus.ACTIVE),
+        },
+    )
 
 
-def _failure_update(error: str, failed_at: str) -> dict[str, object]:
+class _UpdateParts(TypedDict):
+    UpdateExpression: str
+    ConditionExpression: str
+    ExpressionAttributeValues: dict[str, AttributeValueTypeDef]
+
+
+def _failure_update(error: str, failed_at: str) -> _UpdateParts:
     return {
         "UpdateExpression": "ADD errorCount :one SET lastError = :error, lastErrorAt = :at",
         "ConditionExpression": "attribute_exists(pk)",
