@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,23 @@ def calls(table: str) -> CallCounter:
     counter = CallCounter()
     environment.dynamodb_client().meta.events.register("before-call.dynamodb", counter)
     return counter
+
+
+@pytest.fixture
+def atomic_requests(table: str) -> None:
+    """Make each DynamoDB request atomic, as the real service is; moto's in-memory backend is not thread-safe.
+
+    Interleavings between requests (read, then a conditional write) stay possible, which is what races are about.
+    """
+    client = environment.dynamodb_client()
+    lock = threading.Lock()
+    make_api_call = client._make_api_call
+
+    def atomic(operation: str, params: Any) -> Any:
+        with lock:
+            return make_api_call(operation, params)
+
+    client._make_api_call = atomic  # type: ignore[method-assign]
 
 
 def _load(module: str) -> ModuleType:

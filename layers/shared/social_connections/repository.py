@@ -284,6 +284,8 @@ class ConnectionsRepository:
             "TableName": self._table,
             "Key": {"pk": _s(user_pk(user_id)), "sk": _s(connection_sk(wanted.key))},
             "UpdateExpression": "SET " + ", ".join(assignments),
+            # The row must be as we read it (absent or present): anything else cancels the plan and we re-read.
+            "ConditionExpression": "attribute_not_exists(pk)" if upsert.is_new else "attribute_exists(pk)",
             "ExpressionAttributeValues": values,
         }
 
