@@ -60,7 +60,7 @@ def external_account(
 
 
 def user_event(
-    event_type: str, user_id: str, *, updated_at: int, accounts: list[dict[str, Any]] | None = None
+    event_type: str, user_id: str, *, updated_at: int, accounts: list[Any] | None = None
 ) -> dict[str, Any]:
     """A user.created / user.updated envelope with a full user snapshot."""
     return {

@@ -108,7 +108,7 @@ def atomic_requests(table: str) -> None:
 
     Interleavings between requests (read, then a conditional write) stay possible, which is what races are about.
     """
-    client = environment.dynamodb_client()
+    client: Any = environment.dynamodb_client()  # reaching into botocore's private call path on purpose
     lock = threading.Lock()
     make_api_call = client._make_api_call
 
@@ -116,7 +116,7 @@ def atomic_requests(table: str) -> None:
         with lock:
             return make_api_call(operation, params)
 
-    client._make_api_call = atomic  # type: ignore[method-assign]
+    client._make_api_call = atomic
 
 
 def _load(module: str) -> ModuleType:

@@ -35,7 +35,7 @@ def tt_account(updated_at: int = T0, **kwargs) -> dict:
     return external_account("eac_tt", "oauth_custom_tiktok", updated_at=updated_at, username="ada_tt", **kwargs)
 
 
-def snapshot(version: int, *accounts: dict, event_type: str = "user.updated") -> dict:
+def snapshot(version: int, *accounts: object, event_type: str = "user.updated") -> dict:
     return user_event(event_type, USER, updated_at=version, accounts=list(accounts))
 
 
