@@ -1,0 +1,240 @@
+"""The stream function driven by the records the table really emits under moto (read through dynamodbstreams)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import boto3
+import pytest
+from social_connections import environment
+from social_connections.connection_rules import ConnectionKey
+from social_connections.providers import Platform
+
+from devtools.clerk_payloads import deleted_event, external_account, user_event
+from devtools.stream_records import StreamReader, stream_event
+from devtools.template_table import load_template
+from tests.conftest import FakeLambdaContext, scan_table, user_rows
+
+T0 = 1_716_883_200_000
+USER = "user_stream"
+X_KEY = ConnectionKey(Platform.TWITTER, "eac_x")
+X = "CONNECTION#twitter#eac_x"
+
+
+@pytest.fixture
+def stream(table: str) -> StreamReader:
+    return StreamReader(boto3.client("dynamodbstreams"), table)
+
+
+@pytest.fixture
+def run_stream(stream: StreamReader, stream_app):
+    """Feed every new stream record to the real handler, like the event source mapping; returns its responses."""
+
+    def run() -> list[dict[str, Any]]:
+        responses = []
+        while records := stream.read():
+            responses.append(stream_app.lambda_handler(stream_event(records), FakeLambdaContext()))
+        return responses
+
+    return run
+
+
+def create_user(deliver, user_id: str, connections: int) -> None:
+    accounts = [external_account(f"eac_{i:03d}", "oauth_x", updated_at=T0) for i in range(connections)]
+    assert deliver(user_event("user.created", user_id, updated_at=T0, accounts=accounts)).status == 200
+
+
+@pytest.mark.parametrize("connections", [0, 1, 30])
+def test_deletion_removes_every_connection_with_one_query_and_batched_deletes(deliver, run_stream, calls, connections):
+    create_user(deliver, USER, connections)
+    create_user(deliver, "user_bystander", 2)
+    run_stream()
+    assert deliver(deleted_event(USER)).body["outcome"] == "deleted"
+    calls.reset()
+    responses = run_stream()  # the tombstone, then the REMOVE records of the cleanup itself
+    assert responses and all(response == {"batchItemFailures": []} for response in responses)
+    assert calls.calls["Query"] == 1
+    assert calls.calls["BatchWriteItem"] == math.ceil(connections / 25)
+    assert set(calls.calls) <= {"Query", "BatchWriteItem"}
+    rows = user_rows(USER)
+    assert list(rows) == ["PROFILE"]
+    assert set(rows["PROFILE"]) == {"pk", "sk", "userId", "profileStatus", "deletedAt"}  # no PII left
+    assert len(user_rows("user_bystander")) == 3
+
+
+def test_cleanup_record_replayed_is_harmless(deliver, stream, stream_app, run_stream):
+    create_user(deliver, USER, 3)
+    run_stream()
+    deliver(deleted_event(USER))
+    batch = stream_event(stream.read())
+    first = stream_app.lambda_handler(batch, FakeLambdaContext())
+    after_first = scan_table()
+    second = stream_app.lambda_handler(batch, FakeLambdaContext())
+    assert first == second == {"batchItemFailures": []}
+    assert scan_table() == after_first
+
+
+def test_threshold_crossing_moves_to_error_and_recovery_back_to_connected(deliver, run_stream, monkeypatch):
+    monkeypatch.setenv("ERROR_THRESHOLD", "3")
+    deliver(
+        user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
+    )
+    repository = environment.repository()
+    for attempt in range(2):
+        assert repository.record_publish_failure(USER, X_KEY, f"publish failed ({attempt})")
+    run_stream()
+    assert user_rows(USER)[X]["connectionStatus"] == "connected"
+
+    repository.record_publish_failure(USER, X_KEY, "publish failed (2)")
+    run_stream()
+    row = user_rows(USER)[X]
+    assert row["connectionStatus"] == "error"
+    assert row["errorCount"] == 3
+    assert row["lastError"] == "publish failed (2)"
+
+    assert repository.record_publish_success(USER, X_KEY)
+    assert not repository.record_publish_success(USER, X_KEY)  # nothing to reset: no write, no stream record
+    run_stream()
+    row = user_rows(USER)[X]
+    assert row["connectionStatus"] == "connected"
+    assert row["errorCount"] == 0
+
+
+def test_no_recovery_while_clerk_reports_the_account_not_verified(deliver, run_stream):
+    deliver(
+        user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
+    )
+    repository = environment.repository()
+    for _ in range(3):
+        repository.record_publish_failure(USER, X_KEY, "boom")
+    run_stream()
+    # Clerk now says the account failed verification: the row is `error` from Clerk's side too.
+    failed = external_account("eac_x", "oauth_x", updated_at=T0 + 1, status="failed")
+    deliver(user_event("user.updated", USER, updated_at=T0 + 1, accounts=[failed]))
+    repository.record_publish_success(USER, X_KEY)
+    run_stream()
+    assert user_rows(USER)[X]["connectionStatus"] == "error"
+
+
+def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, stream_app, monkeypatch):
+    create_user(deliver, "user_a", 2)
+    create_user(deliver, "user_b", 2)
+    stream.read()
+    deliver(deleted_event("user_a"))
+    deliver(deleted_event("user_b"))
+    records = stream.read()
+    assert len(records) == 2
+    repository = environment.repository()
+    real_delete = repository.delete_connections
+
+    def poisoned(user_id: str) -> int:
+        if user_id == "user_a":
+            raise RuntimeError("poison record")
+        return real_delete(user_id)
+
+    monkeypatch.setattr(repository, "delete_connections", poisoned)
+    response = stream_app.lambda_handler(stream_event(records), FakeLambdaContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
+    assert len(user_rows("user_a")) == 3
+    assert list(user_rows("user_b")) == ["PROFILE"]
+
+
+def test_records_of_other_item_types_are_ignored(deliver, run_stream, calls):
+    create_user(deliver, USER, 2)
+    deliver(user_event("user.updated", USER, updated_at=T0 + 1, accounts=[]))  # two disconnects + a profile MODIFY
+    before = scan_table()
+    calls.reset()
+    responses = run_stream()
+    assert responses and all(response == {"batchItemFailures": []} for response in responses)
+    assert calls.total == 0
+    assert scan_table() == before
+
+
+def test_remove_records_are_ignored(stream_app, calls):
+    record = {
+        "eventID": "1",
+        "eventName": "REMOVE",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
+        "dynamodb": {"Keys": {"pk": {"S": "USER#u"}, "sk": {"S": "PROFILE"}}, "SequenceNumber": "1"},
+    }
+    assert stream_app.lambda_handler(stream_event([record]), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert calls.total == 0
+
+
+def _matches(pattern: Any, value: Any) -> bool:
+    """The subset of Lambda's event-filter language the template uses: exact values, prefix, anything-but."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and _matches(p, value[k]) for k, p in pattern.items())
+    for rule in pattern:
+        if isinstance(rule, dict) and "prefix" in rule and isinstance(value, str) and value.startswith(rule["prefix"]):
+            return True
+        if isinstance(rule, dict) and "anything-but" in rule and value not in rule["anything-but"]:
+            return True
+        if not isinstance(rule, dict) and rule == value:
+            return True
+    return False
+
+
+def _filter_patterns() -> list[dict[str, Any]]:
+    events = load_template()["Resources"]["ConnectionStreamFunction"]["Properties"]["Events"]
+    return [json.loads(f["Pattern"]) for f in events["TableStream"]["Properties"]["FilterCriteria"]["Filters"]]
+
+
+def test_filter_criteria_select_actionable_records_and_none_of_the_functions_own_writes(deliver, stream, stream_app):
+    patterns = _filter_patterns()
+
+    def selected(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if any(_matches(p, r) for p in patterns)]
+
+    deliver(
+        user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
+    )
+    assert selected(stream.read()) == []  # plain upserts invoke nothing
+    repository = environment.repository()
+    for _ in range(3):
+        repository.record_publish_failure(USER, X_KEY, "boom")
+    failing = selected(stream.read())
+    assert len(failing) == 3  # every failure on a connected row is looked at; the handler checks the threshold
+    stream_app.lambda_handler(stream_event(failing), FakeLambdaContext())
+    assert selected(stream.read()) == []  # its own connected -> error write does not come back
+    repository.record_publish_success(USER, X_KEY)
+    recovered = selected(stream.read())
+    assert len(recovered) == 1
+    stream_app.lambda_handler(stream_event(recovered), FakeLambdaContext())
+    assert selected(stream.read()) == []  # nor does error -> connected
+    deliver(deleted_event(USER))
+    tombstone = selected(stream.read())
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in tombstone] == ["PROFILE"]
+    stream_app.lambda_handler(stream_event(tombstone), FakeLambdaContext())
+    assert selected(stream.read()) == []  # the batch deletes are REMOVE records
+
+
+def test_unprocessed_batch_items_are_retried_and_the_removed_count_is_a_metric(
+    deliver, run_stream, calls, monkeypatch, capsys
+):
+    create_user(deliver, USER, 3)
+    run_stream()
+    deliver(deleted_event(USER))
+    client = environment.dynamodb_client()
+    real_batch_write = client.batch_write_item
+    throttled_once: list[bool] = []
+
+    def throttle_first(**kwargs: Any) -> Any:
+        if not throttled_once:
+            throttled_once.append(True)
+            requests = kwargs["RequestItems"]
+            table = next(iter(requests))
+            real_batch_write(RequestItems={table: requests[table][:1]})
+            return {"UnprocessedItems": {table: requests[table][1:]}}
+        return real_batch_write(**kwargs)
+
+    monkeypatch.setattr(client, "batch_write_item", throttle_first)
+    capsys.readouterr()
+    run_stream()
+    assert list(user_rows(USER)) == ["PROFILE"]
+    assert calls.calls["BatchWriteItem"] == 2
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(blob.get("ConnectionsRemoved") == [3.0] for blob in metrics)
