@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Final
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
 HEADER_NAMES: Final = ("id", "timestamp", "signature")
+SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the format prefix, not a secret
 _SECRET_SEPARATORS = re.compile(r"[\s,]+")
 
 
@@ -57,6 +59,10 @@ class SignatureVerifier:
         if not secrets:
             raise SecretConfigurationError("no webhook signing secret configured")
         try:
+            for secret in secrets:
+                # standardwebhooks decodes leniently (skipping bad characters), which would hide a mistyped secret.
+                key = secret.removeprefix(SECRET_PREFIX)
+                base64.b64decode(key + "=" * (-len(key) % 4), validate=True)
             return cls(secrets)
         except (EmptyWebhookSecretError, ValueError) as error:
             # The message would not contain the secret, but say nothing about it at all to be sure.

@@ -1,0 +1,78 @@
+"""Svix verification on raw bytes with standardwebhooks; signed by the real svix signer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from social_connections.signatures import (
+    InvalidSignatureError,
+    SecretConfigurationError,
+    SignatureVerifier,
+    delivery_headers,
+)
+
+from devtools.signing import new_secret, svix_headers
+
+BODY = '{"type":"user.created","data":{"id":"user_1","updated_at":1}}'
+
+
+def test_svix_documented_test_vector():
+    verifier = SignatureVerifier.from_config("whsec_plJ3nmyCDGBKInavdOK15jsl")
+    body = b'{"event_type":"ping","data":{"success":true}}'
+    headers = delivery_headers(
+        {
+            "svix-id": "msg_loFOjxBNrRLzqYUf",
+            "svix-timestamp": "1731705121",
+            "svix-signature": "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
+        }
+    )
+    # The vector is from 2024: outside the 5-minute window today, which is exactly what must be refused.
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(body, headers)
+
+
+def test_valid_signature_passes_and_any_byte_change_fails():
+    secret = new_secret()
+    verifier = SignatureVerifier.from_config(secret)
+    headers = delivery_headers(svix_headers(secret, BODY))
+    verifier.verify(BODY.encode(), headers)
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(BODY.encode() + b" ", headers)
+
+
+def test_svix_headers_win_over_webhook_aliases():
+    headers = delivery_headers({"svix-id": "a", "svix-timestamp": "1", "svix-signature": "s", "webhook-id": "b"})
+    assert headers.message_id == "a"
+    aliases = delivery_headers({"Webhook-Id": "b", "WEBHOOK-TIMESTAMP": "2", "webhook-signature": "t"})
+    assert (aliases.message_id, aliases.timestamp, aliases.signature) == ("b", "2", "t")
+
+
+@pytest.mark.parametrize("missing", ["svix-id", "svix-timestamp", "svix-signature"])
+def test_missing_or_empty_header(missing):
+    headers = {"svix-id": "a", "svix-timestamp": "1", "svix-signature": "s"}
+    with pytest.raises(InvalidSignatureError):
+        delivery_headers({k: v for k, v in headers.items() if k != missing})
+    with pytest.raises(InvalidSignatureError):
+        delivery_headers({**headers, missing: ""})
+
+
+@pytest.mark.parametrize("config", ["", "  ,  ", "whsec_", "whsec_***", "not base64 at all!"])
+def test_unusable_secret_configuration_is_our_error(config):
+    with pytest.raises(SecretConfigurationError):
+        SignatureVerifier.from_config(config)
+
+
+def test_every_configured_secret_is_tried():
+    first, second = new_secret(), new_secret()
+    verifier = SignatureVerifier.from_config(f"{first}\n{second.removeprefix('whsec_')}")
+    for secret in (first, second):
+        verifier.verify(BODY.encode(), delivery_headers(svix_headers(secret, BODY)))
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-5, seconds=-5), timedelta(minutes=5, seconds=5)])
+def test_tolerance_is_five_minutes_both_ways(skew):
+    secret = new_secret()
+    headers = svix_headers(secret, BODY, timestamp=datetime.now(tz=UTC) + skew)
+    with pytest.raises(InvalidSignatureError):
+        SignatureVerifier.from_config(secret).verify(BODY.encode(), delivery_headers(headers))
