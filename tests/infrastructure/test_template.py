@@ -1,0 +1,107 @@
+"""template.yaml holds what DESIGN.md promises: logical IDs, runtime, table safety, stream wiring, API limits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.template_table import TEMPLATE_PATH, load_template
+
+RESOURCES: dict[str, Any] = load_template()["Resources"]
+
+
+def props(logical_id: str) -> dict[str, Any]:
+    return RESOURCES[logical_id]["Properties"]
+
+
+def test_logical_ids_from_the_design():
+    assert {
+        "ClerkWebhookFunction",
+        "ConnectionStreamFunction",
+        "ConnectionsTable",
+        "SharedLayer",
+        "WebhookHttpApi",
+        "StreamDeadLetterQueue",
+    } <= set(RESOURCES)
+
+
+def test_functions_run_python313_on_arm64_with_the_shared_layer():
+    globals_ = load_template()["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    assert globals_["Layers"] == ["SharedLayer"]
+    layer = RESOURCES["SharedLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/shared/"
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert (Path(TEMPLATE_PATH).parent / "layers/shared/social_connections/__init__.py").exists()
+
+
+def test_table_is_durable_and_streams_both_images():
+    table = props("ConnectionsTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    assert table["TimeToLiveSpecification"]["Enabled"] is True
+    assert RESOURCES["ConnectionsTable"]["DeletionPolicy"] == "Retain"
+
+
+def test_webhook_route_is_throttled_logged_and_has_no_cors():
+    api = props("WebhookHttpApi")
+    assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"]
+    assert "DestinationArn" in api["AccessLogSettings"]
+    assert "CorsConfiguration" not in api
+    event = props("ClerkWebhookFunction")["Events"]["ClerkWebhook"]
+    assert event == {
+        "Type": "HttpApi",
+        "Properties": {"ApiId": "WebhookHttpApi", "Method": "POST", "Path": "/webhooks/clerk"},
+    }
+
+
+def test_webhook_answers_before_svix_gives_up_after_15_seconds():
+    assert props("ClerkWebhookFunction")["Timeout"] < 15
+
+
+def test_stream_mapping_reports_partial_failures_and_cannot_block_a_shard_forever():
+    stream = props("ConnectionStreamFunction")["Events"]["TableStream"]["Properties"]
+    assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert 0 <= stream["MaximumRetryAttempts"] <= 10
+    assert 60 <= stream["MaximumRecordAgeInSeconds"] <= 86_400
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == "StreamDeadLetterQueue.Arn"
+    assert len(stream["FilterCriteria"]["Filters"]) >= 1
+    queue = props("StreamDeadLetterQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_signing_secret_is_created_empty_and_readable_only_by_the_webhook():
+    secret = props("ClerkWebhookSecret")
+    assert "SecretString" not in secret and "GenerateSecretString" not in secret
+    webhook_env = props("ClerkWebhookFunction")["Environment"]["Variables"]
+    assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": "ClerkWebhookSecret"}
+    stream_statements = props("ConnectionStreamFunction")["Policies"][0]["Statement"]
+    assert not any("secretsmanager" in action for s in stream_statements for action in s["Action"])
+
+
+@pytest.mark.skipif(not shutil.which("sam", path=os.path.dirname(sys.executable)), reason="aws-sam-cli not installed")
+def test_sam_validate_lint_is_clean():
+    sam = shutil.which("sam", path=os.path.dirname(sys.executable))
+    assert sam
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sam, "validate", "--lint", "--template-file", str(TEMPLATE_PATH)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
