@@ -14,11 +14,17 @@ from typing import TYPE_CHECKING, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import TypeAdapter, ValidationError
 from social_connections import environment
-from social_connections.clerk_events import ClerkEvent, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
+from social_connections.clerk_events import (
+    HANDLED_USER_EVENTS,
+    ClerkEvent,
+    UnhandledEvent,
+    UserDeletedEvent,
+    UserSnapshotEvent,
+)
 from social_connections.signatures import InvalidSignatureError, SecretConfigurationError, delivery_headers
 from social_connections.sync import ConcurrencyExhaustedError, SyncResult, apply_deletion, apply_snapshot
 
@@ -73,7 +79,9 @@ def receive_clerk_webhook() -> Response[str]:
         return _json(400, error="not a valid Clerk event")
 
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
-    metrics.add_metadata(key="event_type", value=event.type)
+    # Per-type counts need their own dimension, so they go in a separate EMF blob.
+    with single_metric(name="EventsReceivedByType", unit=MetricUnit.Count, value=1) as by_type:
+        by_type.add_dimension(name="EventType", value=event.type if event.type in HANDLED_USER_EVENTS else "other")
     if isinstance(event, UnhandledEvent):
         logger.info("event type not handled; acknowledged", extra={"event_type": event.type})
         metrics.add_metric(name="EventsIgnoredUnhandled", unit=MetricUnit.Count, value=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -232,3 +233,20 @@ def test_response_for_non_utf8_signed_body_is_401_or_400(table, secret, invoke_w
     )
     assert invoke_webhook(event).status == 401
     assert base64.b64decode(event["body"]) == raw
+
+
+def _metric_blobs(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_metrics_count_events_by_type_and_rejections(deliver, table, secret, invoke_webhook, capsys):
+    capsys.readouterr()
+    deliver(created())
+    blobs = _metric_blobs(capsys.readouterr().out)
+    assert any(b.get("EventType") == "user.created" and b.get("EventsReceivedByType") == [1.0] for b in blobs)
+    assert any(b.get("EventsApplied") == [1.0] and b.get("ConnectionsUpserted") == [1.0] for b in blobs)
+    deliver(created())
+    assert any(b.get("EventsIgnored_duplicate") == [1.0] for b in _metric_blobs(capsys.readouterr().out))
+    body = to_body(created())
+    invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
+    assert any(b.get("SignatureRejected") == [1.0] for b in _metric_blobs(capsys.readouterr().out))
