@@ -1,0 +1,144 @@
+"""A stand-in for the HTTP API in front of the webhook: the template's routes, payload format 2.0, on 127.0.0.1 only.
+
+Each request becomes the event API Gateway would send (header names lower-cased, repeated headers comma-joined,
+binary bodies base64-encoded), and the function's answer becomes the HTTP response. Unrouted requests get the
+HTTP API's own 404, a function that raises gets its 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from devtools.local_template import HttpRoute
+from devtools.signing import http_api_event
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger("local-gateway")
+
+LOOPBACK: Final = "127.0.0.1"
+# HTTP API's payload quota; the function applies its own, smaller limit.
+MAX_PAYLOAD_BYTES: Final = 10 * 1024 * 1024
+_TEXT_TYPES: Final = ("text/", "application/json", "application/xml", "application/javascript")
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+def _is_text(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type.startswith(_TEXT_TYPES) or media_type.endswith(("+json", "+xml"))
+
+
+def _utf8(body: bytes) -> str | None:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _joined_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers
+
+
+def api_event(request: Request, body: bytes) -> dict[str, Any]:
+    """The payload format 2.0 event API Gateway would build from this request."""
+    headers = _joined_headers(request.headers.items())
+    cookie_header = headers.pop("cookie", None)
+    text = _utf8(body) if _is_text(request.content_type) else None
+    event = http_api_event(
+        body if text is None else text, headers, base64_encoded=text is None, path=request.path, method=request.method
+    )
+    event["rawQueryString"] = request.query_string.decode("latin-1")
+    if request.args:
+        event["queryStringParameters"] = {name: ",".join(request.args.getlist(name)) for name in request.args}
+    if cookie_header:
+        event["cookies"] = [cookie.strip() for cookie in cookie_header.split(";") if cookie.strip()]
+    event["requestContext"]["http"]["sourceIp"] = request.remote_addr or LOOPBACK
+    return event
+
+
+def _message(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+
+
+def http_response(result: Any) -> Response:
+    """The HTTP response for a payload format 2.0 function result."""
+    if not isinstance(result, Mapping) or "statusCode" not in result:
+        # Format 2.0 treats any other JSON value as a 200 body.
+        return Response(json.dumps(result), status=200, content_type="application/json")
+    body = result.get("body") or ""
+    payload = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+    response = Response(payload, status=int(result["statusCode"]), headers=dict(result.get("headers") or {}))
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    return response
+
+
+class HttpApiGateway:
+    """WSGI app: routes requests to functions as the template's HttpApi events declare them."""
+
+    def __init__(self, routes: Mapping[HttpRoute, Invoke]) -> None:
+        self._routes = dict(routes)
+
+    def dispatch(self, request: Request) -> Response:
+        invoke = self._routes.get(HttpRoute(request.method, request.path))
+        if invoke is None:
+            return _message(404, "Not Found")
+        if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+            return _message(413, "Request Entity Too Large")
+        event = api_event(request, request.get_data(cache=False))
+        try:
+            result = invoke(event)
+        except Exception:
+            logger.exception("function failed on %s %s", request.method, request.path)
+            return _message(500, "Internal Server Error")
+        return http_response(result)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.dispatch(Request(environ))(environ, start_response)
+
+
+class _RequestLog(WSGIRequestHandler):
+    """Access lines go to the gateway's logger, apart from moto's own server lines (werkzeug's logger)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.info('"%s" %s %s', self.requestline, code, size)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        getattr(logger, type, logger.info)(message, *args)
+
+
+class LocalServer:
+    """A threaded WSGI server on the loopback interface, run in a daemon thread."""
+
+    def __init__(self, app: HttpApiGateway, port: int) -> None:
+        self._server: BaseWSGIServer = make_server(LOOPBACK, port, app, threaded=True, request_handler=_RequestLog)
+        # A short poll keeps stop() quick; serve_forever otherwise checks for shutdown every 0.5 s.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="local-gateway", daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self._server.server_port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

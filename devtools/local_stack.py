@@ -1,0 +1,392 @@
+"""The whole service on this machine with no AWS account and no Docker: `make dev` (`python -m devtools.local_stack`).
+
+moto in server mode stands in for DynamoDB and its stream, Secrets Manager and SQS; `local_gateway` for the HTTP API;
+`local_stream` for the stream's event source mapping. Both functions run in this process with the environment, routes
+and stream settings that template.yaml gives them, the signing secret read from Secrets Manager as deployed.
+Everything listens on 127.0.0.1 and every AWS client of the process points at moto with dummy credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Self
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+from boto3.dynamodb.types import TypeDeserializer
+from moto.server import ThreadedMotoServer
+from social_connections import environment
+
+from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
+from devtools.local_stream import StreamPoller
+from devtools.local_template import FunctionSpec, HttpRoute, LocalTemplate, References, read_template
+from devtools.signing import new_secret
+from devtools.stream_records import StreamReader
+from devtools.template_table import TABLE_LOGICAL_ID, TEMPLATE_PATH, create_connections_table
+
+logger = logging.getLogger("local-stack")
+
+REGION: Final = "us-east-1"
+ACCOUNT_ID: Final = "123456789012"  # moto's default account
+WEBHOOK_FUNCTION: Final = "ClerkWebhookFunction"
+DEFAULT_PORT: Final = 3000
+DEFAULT_POLL_SECONDS: Final = 0.25
+_DUMMY_AWS_ENVIRONMENT: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@dataclass
+class LocalLambdaContext:
+    """The context attributes Powertools reads, with the function's real timeout counting down."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    deadline: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One function of the template: imported on its first invocation (its cold start), then reused like a container."""
+
+    # Both handlers log through one Powertools logger (same service name), so invocations must not overlap here.
+    _invocation_lock: Final = threading.Lock()
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.spec = spec
+        self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
+        self._handler: Callable[[dict[str, Any], LocalLambdaContext], Any] | None = None
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._invocation_lock:
+            if self._handler is None:
+                self._handler = getattr(importlib.import_module(self.spec.module), self.spec.handler)
+            started = time.monotonic()
+            context = LocalLambdaContext(
+                function_name=self.spec.logical_id,
+                memory_limit_in_mb=self.spec.memory_mb,
+                invoked_function_arn=self.arn,
+                deadline=started + self.spec.timeout_seconds,
+            )
+            result = self._handler(event, context)
+            elapsed = time.monotonic() - started
+            if elapsed > self.spec.timeout_seconds:
+                logger.warning(
+                    "%s took %.1f s, past its %d s timeout: Lambda would have stopped it",
+                    self.spec.logical_id,
+                    elapsed,
+                    self.spec.timeout_seconds,
+                )
+            return result
+
+
+def _forget_clients() -> None:
+    """Drop AWS clients built for another endpoint: the package's, and Powertools' default secrets provider."""
+    environment.reset()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def _function_environment(functions: Mapping[str, FunctionSpec], references: References) -> dict[str, str]:
+    """Every function's variables, resolved; one process hosts them all, so they must agree on shared names."""
+    merged: dict[str, str] = {}
+    for spec in functions.values():
+        for name, raw in spec.environment.items():
+            value = references.resolve(raw)
+            if merged.get(name, value) != value:
+                raise ValueError(f"functions need different values of {name}; the local stack runs them in one process")
+            merged[name] = value
+    return merged
+
+
+class LocalStack:
+    """moto + both functions + the HTTP API and stream stand-ins, started and stopped together (a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        moto_port: int = 0,
+        signing_secret: str | None = None,
+        poll_interval: float | None = DEFAULT_POLL_SECONDS,
+        parameter_overrides: Mapping[str, str] | None = None,
+        template_path: Path = TEMPLATE_PATH,
+    ) -> None:
+        """`poll_interval=None` polls the stream only when `drain_stream()` is called (deterministic tests)."""
+        self.signing_secret = signing_secret or new_secret()
+        self._port = port
+        self._moto_port = moto_port
+        self._poll_interval = poll_interval
+        self._overrides = dict(parameter_overrides or {})
+        self._template: LocalTemplate = read_template(template_path)
+        self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=moto_port, verbose=False)
+        self._saved_environment: dict[str, str | None] = {}
+        self._server: LocalServer | None = None
+        self._pollers: list[StreamPoller] = []
+        self._queue_urls: dict[str, str] = {}
+        self.functions: dict[str, LocalFunction] = {}
+        self.table_name = TABLE_LOGICAL_ID
+        self.endpoint_url = ""
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        # moto's server logs every request it serves through werkzeug's logger; the gateway has its own.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        try:
+            self._point_aws_at_moto()
+            self._reset_moto()
+            references = self._create_resources()
+            self._set_environment(_function_environment(self._template.functions, references))
+            _forget_clients()
+            self.functions = {name: LocalFunction(spec) for name, spec in self._template.functions.items()}
+            self._server = LocalServer(HttpApiGateway(self._routes()), self._port)
+            self._pollers = self._stream_pollers(references)
+            self._server.start()
+            if self._poll_interval is not None:
+                for poller in self._pollers:
+                    poller.start(self._poll_interval)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        self._pollers = []
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self.endpoint_url:
+            self._reset_moto()
+            self._moto.stop()
+            self.endpoint_url = ""
+        self._restore_environment()
+        _forget_clients()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ---- what callers use ------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the local stack is not running")
+        return self._server.url
+
+    @property
+    def webhook_url(self) -> str:
+        route = self._template.functions[WEBHOOK_FUNCTION].routes[0]
+        return self.url + route.path
+
+    def drain_stream(self) -> int:
+        """Deliver every stream record written so far (and those the stream function writes in turn)."""
+        return sum(poller.drain() for poller in self._pollers)
+
+    @property
+    def stream_pollers(self) -> list[StreamPoller]:
+        return list(self._pollers)
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item of the connections table as plain Python values, sorted by key."""
+        deserializer = TypeDeserializer()
+        pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True)
+        items = [
+            {name: deserializer.deserialize(value) for name, value in item.items()}
+            for page in pages
+            for item in page.get("Items", [])
+        ]
+        return sorted(items, key=lambda item: (str(item["pk"]), str(item["sk"])))
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Messages waiting in the stream's failure destination queue(s)."""
+        sqs = boto3.client("sqs")
+        found: list[dict[str, Any]] = []
+        for url in self._queue_urls.values():
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            found.extend(json.loads(message["Body"]) for message in messages.get("Messages", []))
+        return found
+
+    # ---- setup -----------------------------------------------------------------------------------------------------
+
+    def _set_environment(self, values: Mapping[str, str | None]) -> None:
+        """Set (or, for None, remove) variables, remembering the first value seen so stop() puts it back."""
+        for name, value in values.items():
+            self._saved_environment.setdefault(name, os.environ.get(name))
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment = {}
+
+    def _point_aws_at_moto(self) -> None:
+        # Service-specific endpoints and profiles would win over AWS_ENDPOINT_URL and could lead to a real account.
+        unset: dict[str, str | None] = {
+            name: None
+            for name in os.environ
+            if name.startswith("AWS_ENDPOINT_URL_") or name in {"AWS_PROFILE", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"}
+        }
+        # The secret is read from Secrets Manager as in the deployed stack, not from the direct variable.
+        self._set_environment({**unset, "CLERK_WEBHOOK_SECRET": None, "AWS_ENDPOINT_URL": self.endpoint_url})
+        self._set_environment(_DUMMY_AWS_ENVIRONMENT)
+
+    def _reset_moto(self) -> None:
+        # moto's documented reset endpoint; a loopback URL this class built, hence the S310 waivers.
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310
+            pass
+
+    def _create_resources(self) -> References:
+        """The template's table, secret and queues in moto, and what Ref/GetAtt give for each locally."""
+        refs: dict[str, str] = {
+            name: str(value) for name, value in {**self._template.parameters, **self._overrides}.items()
+        }
+        attributes: dict[tuple[str, str], str] = {}
+        dynamodb = boto3.client("dynamodb")
+        attributes[(TABLE_LOGICAL_ID, "StreamArn")] = create_connections_table(dynamodb, self.table_name)
+        attributes[(TABLE_LOGICAL_ID, "Arn")] = dynamodb.describe_table(TableName=self.table_name)["Table"]["TableArn"]
+        refs[TABLE_LOGICAL_ID] = self.table_name
+        secrets = boto3.client("secretsmanager")
+        for logical_id in self._template.resources_of_type("AWS::SecretsManager::Secret"):
+            refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=self.signing_secret)["ARN"]
+        sqs = boto3.client("sqs")
+        for logical_id in self._template.resources_of_type("AWS::SQS::Queue"):
+            queue_url = sqs.create_queue(QueueName=logical_id)["QueueUrl"]
+            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+            refs[logical_id] = queue_url
+            attributes[(logical_id, "Arn")] = queue_arn["QueueArn"]
+            self._queue_urls[queue_arn["QueueArn"]] = queue_url
+        for logical_id in self._template.functions:
+            refs[logical_id] = logical_id
+            attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+        return References(refs=refs, attributes=attributes)
+
+    def _routes(self) -> dict[HttpRoute, Callable[[dict[str, Any]], Any]]:
+        return {route: function.invoke for function in self.functions.values() for route in function.spec.routes}
+
+    def _stream_pollers(self, references: References) -> list[StreamPoller]:
+        streams = boto3.client("dynamodbstreams")
+        pollers: list[StreamPoller] = []
+        for function in self.functions.values():
+            for mapping in function.spec.streams:
+                stream_arn = references.resolve(mapping.stream)
+                destination = mapping.on_failure_destination
+                pollers.append(
+                    StreamPoller(
+                        StreamReader(streams, stream_arn),
+                        mapping,
+                        function.invoke,
+                        self._dead_letter_sender(references.resolve(destination) if destination else None),
+                        stream_arn=stream_arn,
+                        function_arn=function.arn,
+                    )
+                )
+        return pollers
+
+    def _dead_letter_sender(self, queue_arn: str | None) -> Callable[[dict[str, Any]], None]:
+        queue_url = self._queue_urls.get(queue_arn or "")
+
+        def send(message: dict[str, Any]) -> None:
+            if queue_url is None:
+                logger.error("stream batch dropped (no failure destination): %s", json.dumps(message))
+                return
+            boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+
+        return send
+
+
+# ---- make dev ------------------------------------------------------------------------------------------------------
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _banner(stack: LocalStack) -> str:
+    aws = f"AWS_ENDPOINT_URL={stack.endpoint_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+    return "\n".join(
+        [
+            "Local stack running (no AWS account, no Docker; everything on 127.0.0.1). Ctrl-C stops it.",
+            f"  webhook   POST {stack.webhook_url}",
+            f"  secret    export CLERK_WEBHOOK_SECRET={stack.signing_secret}",
+            "  send      make send EXAMPLE=created USER=user_local   (after the export above, in another shell)",
+            f"  table     {stack.table_name} in moto at {stack.endpoint_url}",
+            f"  inspect   {aws} AWS_DEFAULT_REGION={REGION} aws dynamodb scan --table-name {stack.table_name}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.local_stack", description="Run the service on moto.")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="webhook port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--moto-port", type=int, default=0, help="moto's port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_SECONDS, help="stream poll period, s")
+    parser.add_argument(
+        "--parameter", type=_parameter, action="append", default=[], help="template parameter override NAME=VALUE"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    # Your own Clerk development secret, if exported, so a tunnelled Clerk instance can deliver here too.
+    secret = os.environ.get("CLERK_WEBHOOK_SECRET", "").strip() or None
+    stopping = threading.Event()
+
+    def request_stop(_signal: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    with LocalStack(
+        port=args.port,
+        moto_port=args.moto_port,
+        signing_secret=secret,
+        poll_interval=args.poll_interval,
+        parameter_overrides=dict(args.parameter),
+    ) as stack:
+        print(_banner(stack), flush=True)
+        stopping.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

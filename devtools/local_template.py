@@ -1,0 +1,156 @@
+"""What the local stack reads from template.yaml: each function's handler, environment, HTTP routes and stream mapping.
+
+The template is parsed with CloudFormation intrinsics kept as long-form dicts ({"Ref": ...}, {"Fn::GetAtt": [...]}),
+so references can be resolved to the local stand-ins of the resources they name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from samtranslator.yaml_helper import intrinsics_multi_constructor  # type: ignore[import-untyped]
+
+from devtools.template_table import TEMPLATE_PATH
+
+
+class _IntrinsicsLoader(yaml.SafeLoader):
+    """SafeLoader that turns short-form tags into long-form intrinsics, as SAM itself reads the template."""
+
+
+# Registered on a private subclass: samtranslator's own yaml_parse registers it on yaml.SafeLoader for every caller.
+_IntrinsicsLoader.add_multi_constructor("!", intrinsics_multi_constructor)
+
+
+class UnresolvableReferenceError(ValueError):
+    """The template refers to something the local stack has no stand-in for."""
+
+
+def load_template_with_intrinsics(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return cast("dict[str, Any]", yaml.load(handle, Loader=_IntrinsicsLoader))  # noqa: S506 - SafeLoader subclass
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    method: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMapping:
+    """A DynamoDB event source of a function, with the settings the local poller honours."""
+
+    stream: Any
+    batch_size: int = 100
+    filter_patterns: tuple[str, ...] = ()
+    maximum_retry_attempts: int = -1
+    bisect_on_error: bool = False
+    report_batch_item_failures: bool = False
+    on_failure_destination: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    module: str
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    environment: dict[str, Any]
+    routes: tuple[HttpRoute, ...] = ()
+    streams: tuple[StreamMapping, ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalTemplate:
+    parameters: dict[str, Any]
+    resources: dict[str, Any]
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)
+
+    def resources_of_type(self, resource_type: str) -> list[str]:
+        return [name for name, resource in self.resources.items() if resource.get("Type") == resource_type]
+
+
+def _module_for(code_uri: str, handler: str) -> tuple[str, str]:
+    """`functions/clerk_webhook/` + `app.lambda_handler` -> (`functions.clerk_webhook.app`, `lambda_handler`)."""
+    module_file, _, function_name = handler.rpartition(".")
+    package = ".".join(part for part in Path(code_uri).parts if part not in {".", ""})
+    return f"{package}.{module_file}" if package else module_file, function_name
+
+
+def _stream_mapping(properties: Mapping[str, Any]) -> StreamMapping:
+    filters = properties.get("FilterCriteria", {}).get("Filters", [])
+    on_failure = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+    return StreamMapping(
+        stream=properties["Stream"],
+        batch_size=int(properties.get("BatchSize", 100)),
+        filter_patterns=tuple(str(item["Pattern"]) for item in filters),
+        maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+        bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+        report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+        on_failure_destination=on_failure,
+    )
+
+
+def _function_spec(logical_id: str, properties: Mapping[str, Any], globals_: Mapping[str, Any]) -> FunctionSpec:
+    # SAM merges Globals into each function: maps merge, scalars are overridden by the function's own value.
+    merged = {**globals_, **properties}
+    environment = {
+        **globals_.get("Environment", {}).get("Variables", {}),
+        **properties.get("Environment", {}).get("Variables", {}),
+    }
+    module, handler = _module_for(str(merged["CodeUri"]), str(merged["Handler"]))
+    routes: list[HttpRoute] = []
+    streams: list[StreamMapping] = []
+    for event in properties.get("Events", {}).values():
+        event_properties = event.get("Properties", {})
+        if event["Type"] == "HttpApi":
+            routes.append(HttpRoute(str(event_properties["Method"]).upper(), str(event_properties["Path"])))
+        elif event["Type"] == "DynamoDB":
+            streams.append(_stream_mapping(event_properties))
+    return FunctionSpec(
+        logical_id=logical_id,
+        module=module,
+        handler=handler,
+        timeout_seconds=int(merged.get("Timeout", 3)),
+        memory_mb=int(merged.get("MemorySize", 128)),
+        environment=environment,
+        routes=tuple(routes),
+        streams=tuple(streams),
+    )
+
+
+def read_template(path: Path = TEMPLATE_PATH) -> LocalTemplate:
+    template = load_template_with_intrinsics(path)
+    resources: dict[str, Any] = template.get("Resources", {})
+    function_globals: dict[str, Any] = template.get("Globals", {}).get("Function", {})
+    functions = {
+        name: _function_spec(name, resource.get("Properties", {}), function_globals)
+        for name, resource in resources.items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    return LocalTemplate(parameters=parameters, resources=resources, functions=functions)
+
+
+@dataclass(frozen=True)
+class References:
+    """Values that `Ref` and `Fn::GetAtt` take locally: parameter values and the local resources' names and ARNs."""
+
+    refs: Mapping[str, str]
+    attributes: Mapping[tuple[str, str], str]
+
+    def resolve(self, value: Any) -> str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, Mapping) and len(value) == 1:
+            (intrinsic, argument), *_ = value.items()
+            if intrinsic == "Ref" and argument in self.refs:
+                return self.refs[argument]
+            if intrinsic == "Fn::GetAtt" and tuple(argument) in self.attributes:
+                return self.attributes[tuple(argument)]
+        raise UnresolvableReferenceError(f"the local stack cannot resolve {value!r}")

@@ -1,0 +1,151 @@
+"""The local stack end to end: signed deliveries over HTTP on 127.0.0.1, moto in server mode, the stream poller."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from devtools import send
+from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.local_stack import LocalStack
+from devtools.local_template import read_template
+from devtools.send import deliver
+from devtools.signing import new_secret, svix_headers
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = 1_716_883_200_000
+USER = "user_local_stack"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(poll_interval=None) as running:
+        yield running
+
+
+def created(user_id: str = USER, updated_at: int = T0) -> str:
+    accounts = [
+        external_account("eac_x", "oauth_x", updated_at=updated_at),
+        external_account("eac_tt", "oauth_custom_tiktok", updated_at=updated_at),
+    ]
+    return to_body(user_event("user.created", user_id, updated_at=updated_at, accounts=accounts))
+
+
+def keys(stack: LocalStack, user_id: str = USER) -> list[str]:
+    return [str(item["sk"]) for item in stack.table_items() if item["pk"] == f"USER#{user_id}"]
+
+
+def request(url: str, *, method: str = "GET", body: bytes | None = None, headers: dict | None = None):
+    """A raw HTTP request (status, JSON body), for what the sender would never send."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=15)
+    try:
+        connection.request(method, parts.path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+def test_a_signed_delivery_over_http_is_applied_and_a_deletion_is_cleaned_up_by_the_stream(stack):
+    result = deliver(stack.webhook_url, stack.signing_secret, created())
+    assert (result.status, result.body["outcome"], result.body["upserted"]) == (200, "applied", 2)
+    assert keys(stack) == ["CONNECTION#tiktok#eac_tt", "CONNECTION#twitter#eac_x", "PROFILE"]
+
+    assert deliver(stack.webhook_url, stack.signing_secret, to_body(deleted_event(USER))).body["outcome"] == "deleted"
+    assert len(keys(stack)) == 3  # the connection rows go only when the stream function has run
+    stack.drain_stream()
+    assert keys(stack) == ["PROFILE"]
+    assert stack.dead_letters() == []
+
+
+def test_unsigned_forged_and_unrouted_requests(stack):
+    body = created()
+    assert deliver(stack.webhook_url, new_secret(), body).status == 401
+    assert request(stack.webhook_url, method="POST", body=body.encode()) == (401, {"error": "invalid signature"})
+    assert request(stack.url + "/webhooks/other", method="POST", body=b"{}") == (404, {"message": "Not Found"})
+    assert request(stack.webhook_url) == (404, {"message": "Not Found"})  # HTTP API routes are per method
+    assert stack.table_items() == []
+
+
+def test_a_binary_content_type_reaches_the_function_base64_encoded_and_still_verifies(stack):
+    body = created()
+    headers = {**svix_headers(stack.signing_secret, body), "content-type": "application/octet-stream"}
+    status, answer = request(stack.webhook_url, method="POST", body=body.encode(), headers=headers)
+    assert (status, answer["outcome"]) == (200, "applied")
+
+
+def test_the_functions_get_the_template_environment_and_read_the_secret_from_secrets_manager(stack):
+    assert os.environ["TABLE_NAME"] == stack.table_name
+    assert os.environ["CLERK_WEBHOOK_SECRET_ID"].startswith("arn:aws:secretsmanager:us-east-1:")
+    assert "CLERK_WEBHOOK_SECRET" not in os.environ
+    assert os.environ["ERROR_THRESHOLD"] == str(read_template().parameters["ErrorThreshold"])
+    assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
+    assert stack.endpoint_url.startswith("http://127.0.0.1:")
+    assert stack.webhook_url.startswith("http://127.0.0.1:")
+
+
+def test_stopping_restores_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "someone-real")
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", "whsec_from_the_shell")
+    before = dict(os.environ)
+    with LocalStack(poll_interval=None):
+        assert "AWS_PROFILE" not in os.environ
+    assert dict(os.environ) == before
+
+
+def test_parameter_overrides_reach_the_functions():
+    with LocalStack(poll_interval=None, parameter_overrides={"ErrorThreshold": "7"}):
+        assert os.environ["ERROR_THRESHOLD"] == "7"
+
+
+def test_the_background_poller_cleans_up_without_being_asked():
+    with LocalStack(poll_interval=0.05) as stack:
+        deliver(stack.webhook_url, stack.signing_secret, created())
+        deliver(stack.webhook_url, stack.signing_secret, to_body(deleted_event(USER)))
+        deadline = time.monotonic() + 30  # a generous bound on waiting, not a speed assertion
+        while keys(stack) != ["PROFILE"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert keys(stack) == ["PROFILE"]
+
+
+def test_the_send_command_signs_a_built_in_example(stack, monkeypatch, capsys):
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.signing_secret)
+    assert send.main(["--example", "created", "--user", "user_cli", "--url", stack.webhook_url]) == 0
+    assert any(line.startswith("200 msg_") for line in capsys.readouterr().out.splitlines())
+    assert len(keys(stack, "user_cli")) == 4  # X, Instagram, TikTok; GitHub is not a platform
+
+
+def test_the_send_command_sends_a_file_byte_for_byte(stack, monkeypatch, tmp_path, capsys):
+    payload = tmp_path / "event.json"
+    payload.write_text(json.dumps(json.loads(created()), indent=2), encoding="utf-8")
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.signing_secret)
+    assert send.main([str(payload), "--url", stack.webhook_url]) == 0
+    assert '"outcome": "applied"' in capsys.readouterr().out
+
+
+def test_the_send_command_reports_an_unreachable_stack(monkeypatch, capsys):
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", new_secret())
+    with LocalStack(poll_interval=None) as stopped_soon:
+        url = stopped_soon.webhook_url
+    assert send.main(["--example", "deleted", "--url", url]) == 2
+    assert "is `make dev` running?" in capsys.readouterr().err
+
+
+def test_the_demo_runs_clean():
+    # Its own process, as `make demo` runs it: the demo silences stdout while the handlers are imported.
+    run = subprocess.run(
+        [sys.executable, "-m", "devtools.demo"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "FAIL" not in run.stdout
+    assert "Every step behaved as the design says." in run.stdout
