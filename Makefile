@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: help install test lint typecheck unit dev demo bench build validate clean
+.PHONY: help install test lint typecheck unit dev demo send bench build validate clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,19 @@ typecheck: $(STAMP) ## mypy --strict on the code
 
 test: lint typecheck ## ruff, mypy and the whole pytest suite
 	$(PY) -m pytest
+
+# Local runs: moto in server mode and both functions in one process, all on 127.0.0.1 (docs/local-development.md).
+PORT ?= 3000
+
+dev: $(STAMP) ## run the service locally, no AWS account or Docker (PORT=3000)
+	$(PY) -m devtools.local_stack --port $(PORT)
+
+demo: $(STAMP) ## a guided, self-checking run of the service on a local stack
+	$(PY) -m devtools.demo
+
+send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted USER_ID=.. or FILE=..
+	$(PY) -m devtools.send --url http://127.0.0.1:$(PORT)/webhooks/clerk \
+		$(if $(FILE),$(FILE),--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local))
 
 validate: $(STAMP) ## sam validate --lint (offline)
 	$(VENV)/bin/sam validate --lint

@@ -58,7 +58,7 @@ class Demo:
 
     def send(self, payload: dict[str, Any], **options: Any) -> Delivery:
         body = to_body(payload)
-        result = deliver(self.stack.webhook_url, options.pop("secret", self.stack.signing_secret), body, **options)
+        result = deliver(self.stack.webhook_url, options.pop("secret", self.stack.secret), body, **options)
         self.say(f"   -> HTTP {result.status} {result.body}")
         return result
 
@@ -66,7 +66,7 @@ class Demo:
         """Let the stream function see everything written so far, as the event source mapping would."""
         pollers = self.stack.stream_pollers
         delivered_before = sum(poller.delivered for poller in pollers)
-        read = self.stack.drain_stream()
+        read = self.stack.wait_for_stream_idle()
         delivered = sum(poller.delivered for poller in pollers) - delivered_before
         if read:
             self.say(f"   stream: {read} new records, {delivered} passed the filter criteria to the stream function")

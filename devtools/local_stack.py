@@ -18,7 +18,8 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -129,13 +130,13 @@ class LocalStack:
         *,
         port: int = 0,
         moto_port: int = 0,
-        signing_secret: str | None = None,
+        secret: str | None = None,
         poll_interval: float | None = DEFAULT_POLL_SECONDS,
         parameter_overrides: Mapping[str, str] | None = None,
         template_path: Path = TEMPLATE_PATH,
     ) -> None:
-        """`poll_interval=None` polls the stream only when `drain_stream()` is called (deterministic tests)."""
-        self.signing_secret = signing_secret or new_secret()
+        """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests)."""
+        self.secret = secret or new_secret()
         self._port = port
         self._moto_port = moto_port
         self._poll_interval = poll_interval
@@ -209,9 +210,11 @@ class LocalStack:
         route = self._template.functions[WEBHOOK_FUNCTION].routes[0]
         return self.url + route.path
 
-    def drain_stream(self) -> int:
-        """Deliver every stream record written so far (and those the stream function writes in turn)."""
-        return sum(poller.drain() for poller in self._pollers)
+    def wait_for_stream_idle(self, timeout_seconds: float = 60.0) -> int:
+        """Deliver every stream record written so far (and those the stream function writes in turn).
+
+        Works with or without the background poller; returns how many records were read, raises TimeoutError."""
+        return sum(poller.drain(timeout_seconds) for poller in self._pollers)
 
     @property
     def stream_pollers(self) -> list[StreamPoller]:
@@ -285,7 +288,7 @@ class LocalStack:
         refs[TABLE_LOGICAL_ID] = self.table_name
         secrets = boto3.client("secretsmanager")
         for logical_id in self._template.resources_of_type("AWS::SecretsManager::Secret"):
-            refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=self.signing_secret)["ARN"]
+            refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=self.secret)["ARN"]
         sqs = boto3.client("sqs")
         for logical_id in self._template.resources_of_type("AWS::SQS::Queue"):
             queue_url = sqs.create_queue(QueueName=logical_id)["QueueUrl"]
@@ -332,6 +335,13 @@ class LocalStack:
         return send
 
 
+@contextmanager
+def start_local_stack(port: int = DEFAULT_PORT, **options: Any) -> Iterator[LocalStack]:
+    """`with start_local_stack(port=0) as stack:` a running stack, stopped on exit (options as for LocalStack)."""
+    with LocalStack(port=port, **options) as stack:
+        yield stack
+
+
 # ---- make dev ------------------------------------------------------------------------------------------------------
 
 
@@ -348,8 +358,8 @@ def _banner(stack: LocalStack) -> str:
         [
             "Local stack running (no AWS account, no Docker; everything on 127.0.0.1). Ctrl-C stops it.",
             f"  webhook   POST {stack.webhook_url}",
-            f"  secret    export CLERK_WEBHOOK_SECRET={stack.signing_secret}",
-            "  send      make send EXAMPLE=created USER=user_local   (after the export above, in another shell)",
+            f"  secret    export CLERK_WEBHOOK_SECRET={stack.secret}",
+            "  send      make send EXAMPLE=created USER_ID=user_local   (in another shell, after the export above)",
             f"  table     {stack.table_name} in moto at {stack.endpoint_url}",
             f"  inspect   {aws} AWS_DEFAULT_REGION={REGION} aws dynamodb scan --table-name {stack.table_name}",
         ]
@@ -379,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     with LocalStack(
         port=args.port,
         moto_port=args.moto_port,
-        signing_secret=secret,
+        secret=secret,
         poll_interval=args.poll_interval,
         parameter_overrides=dict(args.parameter),
     ) as stack:

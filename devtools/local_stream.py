@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
@@ -88,15 +89,17 @@ class StreamPoller:
                 self._deliver(wanted[start : start + size])
             return len(records)
 
-    def drain(self, max_rounds: int = 100) -> int:
+    def drain(self, timeout_seconds: float = 60.0) -> int:
         """Poll until the stream has nothing new, including records written by the function itself."""
+        deadline = time.monotonic() + timeout_seconds
         total = 0
-        for _ in range(max_rounds):
-            read = self.poll_once()
-            if not read:
-                return total
+        while read := self.poll_once():
             total += read
-        raise RuntimeError(f"the stream still had records after {max_rounds} rounds: is the function feeding itself?")
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the stream still had records after {timeout_seconds} s: is the function feeding itself?"
+                )
+        return total
 
     def start(self, interval_seconds: float) -> None:
         self._stopping.clear()

@@ -16,7 +16,7 @@ import pytest
 
 from devtools import send
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.local_stack import LocalStack
+from devtools.local_stack import LocalStack, start_local_stack
 from devtools.local_template import read_template
 from devtools.send import deliver
 from devtools.signing import new_secret, svix_headers
@@ -57,13 +57,13 @@ def request(url: str, *, method: str = "GET", body: bytes | None = None, headers
 
 
 def test_a_signed_delivery_over_http_is_applied_and_a_deletion_is_cleaned_up_by_the_stream(stack):
-    result = deliver(stack.webhook_url, stack.signing_secret, created())
+    result = deliver(stack.webhook_url, stack.secret, created())
     assert (result.status, result.body["outcome"], result.body["upserted"]) == (200, "applied", 2)
     assert keys(stack) == ["CONNECTION#tiktok#eac_tt", "CONNECTION#twitter#eac_x", "PROFILE"]
 
-    assert deliver(stack.webhook_url, stack.signing_secret, to_body(deleted_event(USER))).body["outcome"] == "deleted"
+    assert deliver(stack.webhook_url, stack.secret, to_body(deleted_event(USER))).body["outcome"] == "deleted"
     assert len(keys(stack)) == 3  # the connection rows go only when the stream function has run
-    stack.drain_stream()
+    stack.wait_for_stream_idle()
     assert keys(stack) == ["PROFILE"]
     assert stack.dead_letters() == []
 
@@ -79,7 +79,7 @@ def test_unsigned_forged_and_unrouted_requests(stack):
 
 def test_a_binary_content_type_reaches_the_function_base64_encoded_and_still_verifies(stack):
     body = created()
-    headers = {**svix_headers(stack.signing_secret, body), "content-type": "application/octet-stream"}
+    headers = {**svix_headers(stack.secret, body), "content-type": "application/octet-stream"}
     status, answer = request(stack.webhook_url, method="POST", body=body.encode(), headers=headers)
     assert (status, answer["outcome"]) == (200, "applied")
 
@@ -109,17 +109,22 @@ def test_parameter_overrides_reach_the_functions():
 
 
 def test_the_background_poller_cleans_up_without_being_asked():
-    with LocalStack(poll_interval=0.05) as stack:
-        deliver(stack.webhook_url, stack.signing_secret, created())
-        deliver(stack.webhook_url, stack.signing_secret, to_body(deleted_event(USER)))
+    with start_local_stack(port=0, poll_interval=0.05) as stack:
+        deliver(stack.webhook_url, stack.secret, created())
+        deliver(stack.webhook_url, stack.secret, to_body(deleted_event(USER)))
         deadline = time.monotonic() + 30  # a generous bound on waiting, not a speed assertion
         while keys(stack) != ["PROFILE"] and time.monotonic() < deadline:
             time.sleep(0.05)
         assert keys(stack) == ["PROFILE"]
+        # Waiting for idle alongside the background thread (as the HTTP benchmark does) delivers the rest.
+        deliver(stack.webhook_url, stack.secret, created("user_second"))
+        deliver(stack.webhook_url, stack.secret, to_body(deleted_event("user_second")))
+        stack.wait_for_stream_idle()
+        assert keys(stack, "user_second") == ["PROFILE"]
 
 
 def test_the_send_command_signs_a_built_in_example(stack, monkeypatch, capsys):
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.signing_secret)
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.secret)
     assert send.main(["--example", "created", "--user", "user_cli", "--url", stack.webhook_url]) == 0
     assert any(line.startswith("200 msg_") for line in capsys.readouterr().out.splitlines())
     assert len(keys(stack, "user_cli")) == 4  # X, Instagram, TikTok; GitHub is not a platform
@@ -128,7 +133,7 @@ def test_the_send_command_signs_a_built_in_example(stack, monkeypatch, capsys):
 def test_the_send_command_sends_a_file_byte_for_byte(stack, monkeypatch, tmp_path, capsys):
     payload = tmp_path / "event.json"
     payload.write_text(json.dumps(json.loads(created()), indent=2), encoding="utf-8")
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.signing_secret)
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.secret)
     assert send.main([str(payload), "--url", stack.webhook_url]) == 0
     assert '"outcome": "applied"' in capsys.readouterr().out
 

@@ -179,5 +179,5 @@ def test_drain_refuses_a_stream_that_never_empties():
     stream_poller = StreamPoller(
         Endless(), StreamMapping(stream=None), function, print, stream_arn=STREAM_ARN, function_arn="arn:fn"
     )
-    with pytest.raises(RuntimeError, match="feeding itself"):
-        stream_poller.drain(max_rounds=3)
+    with pytest.raises(TimeoutError, match="feeding itself"):
+        stream_poller.drain(timeout_seconds=0.01)
