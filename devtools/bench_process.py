@@ -1,0 +1,157 @@
+"""The benchmark's fresh-process measurements: handler import time (cold start) and peak memory.
+
+Each sample is a new interpreter that puts the function's directory and the layer on sys.path and imports `app`,
+as Lambda does. Only the standard library is imported at the top: `python -m devtools.bench_process rss ...` is
+the peak-memory child, and whatever this module imported would be charged to the handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+LAYER_DIR: Final = REPO_ROOT / "layers" / "shared"
+FUNCTION_DIRS: Final = {
+    "webhook": REPO_ROOT / "functions" / "clerk_webhook",
+    "stream": REPO_ROOT / "functions" / "connection_stream",
+}
+CHILD_TIMEOUT_SECONDS: Final = 120
+
+# Timed inside the child, so interpreter start-up and site processing (the same for every target) are left out.
+_IMPORT_PROBE: Final = """\
+import sys, time
+sys.path[:0] = {paths!r}
+started = time.perf_counter()
+import {module}
+print(time.perf_counter() - started)
+"""
+
+
+def _run_child(arguments: list[str], environment: Mapping[str, str], cwd: Path) -> str:
+    completed = subprocess.run(  # noqa: S603 - our own interpreter with arguments built here
+        [sys.executable, *arguments],
+        cwd=cwd,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({completed.returncode}): {completed.stderr[-2000:]}")
+    return completed.stdout
+
+
+def _import_seconds(target: str, environment: Mapping[str, str]) -> float:
+    """One fresh interpreter importing `app` of a function ('webhook', 'stream'), or boto3 alone ('boto3')."""
+    # boto3 gets the webhook's sys.path too: the floor pays the same path lookups.
+    function_dir = FUNCTION_DIRS.get(target, FUNCTION_DIRS["webhook"])
+    module = "boto3" if target == "boto3" else "app"
+    probe = _IMPORT_PROBE.format(paths=[str(function_dir), str(LAYER_DIR)], module=module)
+    return float(_run_child(["-c", probe], environment, function_dir).strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class ImportTimes:
+    samples_ms: dict[str, list[float]]
+
+    def median_ms(self, target: str) -> float:
+        return statistics.median(self.samples_ms[target])
+
+    def ratio(self, target: str) -> float:
+        return self.median_ms(target) / self.median_ms("boto3")
+
+
+def measure_import_times(environment: Mapping[str, str], repetitions: int) -> ImportTimes:
+    """Median import time of each handler and of boto3, runs interleaved so that machine noise hits all alike."""
+    targets = ["boto3", *FUNCTION_DIRS]
+    for target in targets:
+        _import_seconds(target, environment)  # writes the bytecode caches, as a deployed package would ship warm
+    samples: dict[str, list[float]] = {target: [] for target in targets}
+    for _ in range(repetitions):
+        for target in targets:
+            samples[target].append(round(_import_seconds(target, environment) * 1000, 2))
+    return ImportTimes(samples)
+
+
+def measure_peak_rss_kib(
+    function: str, event: Mapping[str, Any], responses: list[dict[str, object]], environment: Mapping[str, str]
+) -> int:
+    """Max RSS of a fresh process that imports the function's `app` and handles `event` (DynamoDB replayed)."""
+    spec = {
+        "function_dir": str(FUNCTION_DIRS[function]),
+        "layer_dir": str(LAYER_DIR),
+        "event": event,
+        "responses": responses,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-rss-") as scratch:
+        spec_path, result_path = Path(scratch, "spec.json"), Path(scratch, "result.json")
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        _run_child(["-m", "devtools.bench_process", "rss", str(spec_path), str(result_path)], environment, REPO_ROOT)
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    if result["status"] not in {None, 200} or result["failures"] or not result["replayed_all"]:
+        raise RuntimeError(f"the {function} handler did not handle its event: {result}")
+    return int(result["max_rss_kib"])
+
+
+@dataclass
+class _ChildContext:
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def _peak_rss_kib() -> int:
+    """This process image's peak RSS: VmHWM where Linux has it, else getrusage's ru_maxrss.
+
+    On Linux ru_maxrss survives fork and exec, so a child of the (large) benchmark process would report the parent's
+    peak; VmHWM belongs to the memory map the exec created, i.e. to the handler process alone.
+    """
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])  # "VmHWM:   70312 kB"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kibibytes on Linux
+
+
+def _peak_rss_child(spec_path: str, result_path: str) -> None:
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    sys.path[:0] = [spec["function_dir"], spec["layer_dir"]]
+    import app  # type: ignore[import-not-found]  # noqa: PLC0415 - the handler module, found as Lambda finds it
+    from social_connections import environment  # noqa: PLC0415
+
+    from devtools.bench_replay import RecordedResponse, ResponseReplayer  # noqa: PLC0415
+
+    replayer = ResponseReplayer([RecordedResponse.from_json(item) for item in spec["responses"]])
+    replayer.attach(environment.dynamodb_client())
+    response = app.lambda_handler(spec["event"], _ChildContext())
+    result = {
+        "max_rss_kib": _peak_rss_kib(),
+        "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "status": response.get("statusCode"),
+        "failures": response.get("batchItemFailures", []),
+        "replayed_all": replayer.at_start,
+    }
+    Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "rss":
+        _peak_rss_child(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("usage: python -m devtools.bench_process rss SPEC_JSON RESULT_JSON")

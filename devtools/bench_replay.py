@@ -1,0 +1,198 @@
+"""Count a DynamoDB client's requests, record its responses, and answer it later from that recording, all in-process.
+
+Recording runs the real code against moto once; replaying hands the same HTTP responses back from a `before-send`
+hook, so botocore still validates, serializes, signs and parses every call (the CPU a Lambda spends) while no
+emulator runs in the measured process and nothing leaves it. Imports only botocore: the fresh-process peak-memory
+child uses this module, and anything heavier would count against the handler.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+
+WRITE_OPERATIONS: Final = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+
+
+class ReplayMismatchError(Exception):
+    """The code asked for a different request than the one recorded: the recording no longer describes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedResponse:
+    operation: str
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "operation": self.operation,
+            "status_code": self.status_code,
+            "headers": self.headers,
+            "body": base64.b64encode(self.body).decode("ascii"),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RecordedResponse:
+        return cls(
+            operation=str(data["operation"]),
+            status_code=int(data["status_code"]),
+            headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
+            body=base64.b64decode(str(data["body"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounts:
+    requests: int
+    round_trips: int
+    writes: int
+    conditional_writes: int
+    by_operation: dict[str, int]
+
+
+@dataclass
+class RequestCounter:
+    """API calls by operation, HTTP attempts (sequential round trips: this code never overlaps calls) and writes."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    attempts: int = 0
+    conditional_writes: int = 0
+
+    def on_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
+        name = str(model.name)
+        self.calls[name] += 1
+        if name in WRITE_OPERATIONS and _is_conditional(name, params):
+            self.conditional_writes += 1
+
+    def on_attempt(self, **_: Any) -> None:
+        self.attempts += 1
+
+    def attach(self, client: Any) -> None:
+        # before-parameter-build fires once per API call with its parameters; request-created once per HTTP attempt.
+        client.meta.events.register("before-parameter-build.dynamodb", self.on_call)
+        client.meta.events.register("request-created.dynamodb", self.on_attempt)
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.attempts = 0
+        self.conditional_writes = 0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def writes(self) -> int:
+        return sum(count for operation, count in self.calls.items() if operation in WRITE_OPERATIONS)
+
+    def summary(self) -> RequestCounts:
+        return RequestCounts(
+            requests=self.requests,
+            round_trips=self.attempts,
+            writes=self.writes,
+            conditional_writes=self.conditional_writes,
+            by_operation=dict(sorted(self.calls.items())),
+        )
+
+
+def _is_conditional(operation: str, params: Mapping[str, Any]) -> bool:
+    if operation == "TransactWriteItems":
+        return any(
+            "ConditionExpression" in action
+            for item in params.get("TransactItems", [])
+            for action in item.values()
+            if isinstance(action, Mapping)
+        )
+    return "ConditionExpression" in params
+
+
+@dataclass
+class ResponseRecorder:
+    """Keeps every raw HTTP response a client receives, in order."""
+
+    responses: list[RecordedResponse] = field(default_factory=list)
+
+    def on_response(self, operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+        body = response_dict.get("body", b"")
+        self.responses.append(
+            RecordedResponse(
+                operation=str(operation_model.name),
+                status_code=int(response_dict["status_code"]),
+                headers={str(k): str(v) for k, v in dict(response_dict.get("headers", {})).items()},
+                body=body if isinstance(body, bytes) else str(body).encode(),
+            )
+        )
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-parse.dynamodb", self.on_response)
+
+    def take(self) -> list[RecordedResponse]:
+        taken, self.responses = self.responses, []
+        return taken
+
+
+class _CannedBody(io.BytesIO):
+    """The raw body botocore streams from; `stream` is all AWSResponse needs."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.getvalue()
+
+
+class ResponseReplayer:
+    """Answers each request with the next recorded response (cycling), refusing any request not recorded."""
+
+    def __init__(self, responses: list[RecordedResponse]) -> None:
+        if not responses:
+            raise ValueError("nothing recorded to replay")
+        self._responses = responses
+        self._next = 0
+
+    def on_send(self, request: Any, event_name: str, **_: Any) -> AWSResponse:
+        expected = self._responses[self._next]
+        operation = event_name.rsplit(".", 1)[-1]
+        if operation != expected.operation:
+            raise ReplayMismatchError(f"recorded {expected.operation} but the code sent {operation}")
+        self._next = (self._next + 1) % len(self._responses)
+        headers = HTTPHeaders()
+        for name, value in expected.headers.items():
+            headers[name] = value
+        return AWSResponse(request.url, expected.status_code, headers, _CannedBody(expected.body))
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("before-send.dynamodb", self.on_send)
+
+    @property
+    def at_start(self) -> bool:
+        """True when the whole recording has been replayed a whole number of times."""
+        return self._next == 0
+
+
+class ClientCpuTimer:
+    """CPU spent inside the client's API calls (parameters in, parsed response out), summed over calls."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started: float | None = None
+
+    def on_start(self, **_: Any) -> None:
+        self._started = time.process_time()
+
+    def on_end(self, **_: Any) -> None:
+        if self._started is not None:
+            self.seconds += time.process_time() - self._started
+            self._started = None
+
+    def attach(self, client: Any) -> None:
+        # The first and the last event botocore emits for an API call.
+        client.meta.events.register("provide-client-params.dynamodb", self.on_start)
+        client.meta.events.register("after-call.dynamodb", self.on_end)

@@ -1,0 +1,338 @@
+"""The benchmark's in-process measurements: DynamoDB requests per event (moto), and warm handler CPU (replayed).
+
+Each webhook scenario is first run against moto's in-memory DynamoDB, counting requests and recording the raw
+responses; the CPU loops then replay those responses, so they time the handler and botocore, never the emulator.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+import boto3
+from moto import mock_aws
+from social_connections import environment
+from social_connections.repository import CONNECTION_PREFIX, PROFILE_SK, user_pk
+from standardwebhooks.webhooks import Webhook
+
+from devtools.bench_replay import (
+    ClientCpuTimer,
+    RecordedResponse,
+    RequestCounter,
+    RequestCounts,
+    ResponseRecorder,
+    ResponseReplayer,
+)
+from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.signing import http_api_event, new_message_id, svix_headers
+from devtools.template_table import create_connections_table, load_template
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+TABLE_NAME: Final = "connections-bench"
+REGION: Final = "us-east-1"
+WEBHOOK_MODULE: Final = "functions.clerk_webhook.app"
+STREAM_MODULE: Final = "functions.connection_stream.app"
+# Nothing may leave the machine: a request the replay does not answer goes to a closed loopback port and fails.
+UNREACHABLE_ENDPOINT: Final = "http://127.0.0.1:9"
+T0: Final = 1_716_883_200_000
+CLEANUP_SIZES: Final = (1, 30, 300)
+
+_FAKE_AWS: Final = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def function_environment(secret: str) -> dict[str, str]:
+    """What template.yaml gives both functions (refs resolved to parameter defaults), plus a direct secret."""
+    template = load_template()
+    parameters: Mapping[str, Any] = template.get("Parameters", {})
+    declared: dict[str, Any] = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            declared.update(resource["Properties"].get("Environment", {}).get("Variables", {}))
+    resolved: dict[str, str] = {}
+    for name, value in declared.items():
+        # The loader keeps `!Ref X` as the string "X": a parameter gives its default, a resource gives nothing.
+        if isinstance(value, str) and value in parameters:
+            resolved[name] = str(parameters[value].get("Default", ""))
+        elif isinstance(value, str) and value not in template["Resources"]:
+            resolved[name] = value
+    resolved.pop("CLERK_WEBHOOK_SECRET_ID", None)
+    return {**resolved, **_FAKE_AWS, "TABLE_NAME": TABLE_NAME, "CLERK_WEBHOOK_SECRET": secret}
+
+
+def apply_environment(values: Mapping[str, str]) -> None:
+    os.environ.update(values)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        os.environ.pop(name, None)
+
+
+@dataclass
+class BenchLambdaContext:
+    """The context attributes Powertools reads."""
+
+    function_name: str = "bench"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+# ---- webhook scenarios ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookScenario:
+    key: str
+    title: str
+    body: str
+    message_id: str
+    outcome: str
+
+    def event(self, secret: str) -> dict[str, Any]:
+        """The API Gateway event, signed now (the signature is only valid for five minutes)."""
+        headers = svix_headers(secret, self.body, message_id=self.message_id, timestamp=datetime.now(tz=UTC))
+        return http_api_event(self.body, headers)
+
+
+def _three_accounts(updated_at: int) -> list[dict[str, Any]]:
+    return [
+        external_account("eac_bench_x", "oauth_x", updated_at=updated_at, username="ada_x", scopes="tweet.read"),
+        external_account("eac_bench_ig", "oauth_instagram", updated_at=updated_at, username="ada_ig"),
+        external_account("eac_bench_tt", "oauth_custom_tiktok", updated_at=updated_at, username="ada_tt"),
+    ]
+
+
+def webhook_scenarios(user_id: str = "user_bench") -> list[WebhookScenario]:
+    """In delivery order: each one runs against the state the previous ones left."""
+    created = to_body(user_event("user.created", user_id, updated_at=T0, accounts=_three_accounts(T0)))
+    # The user's updated_at moves on, the accounts do not: the most common event, which changes no connection.
+    unchanged = to_body(user_event("user.updated", user_id, updated_at=T0 + 60_000, accounts=_three_accounts(T0)))
+    deleted = to_body(deleted_event(user_id))
+    updated_id, deleted_id = new_message_id(), new_message_id()
+    return [
+        WebhookScenario("created", "user.created, 3 accounts", created, new_message_id(), "applied"),
+        WebhookScenario("updated_unchanged", "user.updated, no change", unchanged, updated_id, "applied"),
+        WebhookScenario("updated_duplicate", "user.updated, duplicate delivery", unchanged, updated_id, "duplicate"),
+        WebhookScenario("deleted", "user.deleted", deleted, deleted_id, "deleted"),
+        WebhookScenario(
+            "deleted_duplicate", "user.deleted, duplicate delivery", deleted, deleted_id, "already_deleted"
+        ),
+    ]
+
+
+@dataclass
+class Recording:
+    counts: RequestCounts
+    responses: list[RecordedResponse] = field(default_factory=list)
+
+
+def _webhook_response(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    raw = module.lambda_handler(event, BenchLambdaContext())
+    return int(raw["statusCode"]), json.loads(raw.get("body") or "{}")
+
+
+def record_webhook_scenarios(scenarios: list[WebhookScenario], secret: str) -> dict[str, Recording]:
+    """Deliver every scenario through lambda_handler against moto, counting requests and keeping the responses."""
+    recordings: dict[str, Recording] = {}
+    with mock_aws():
+        environment.reset()
+        create_connections_table(boto3.client("dynamodb"), TABLE_NAME)
+        client = environment.dynamodb_client()
+        counter, recorder = RequestCounter(), ResponseRecorder()
+        counter.attach(client)
+        recorder.attach(client)
+        webhook = importlib.import_module(WEBHOOK_MODULE)
+        for scenario in scenarios:
+            counter.reset()
+            recorder.take()
+            status, body = _webhook_response(webhook, scenario.event(secret))
+            if status != 200 or body.get("outcome") != scenario.outcome:
+                raise RuntimeError(f"{scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")
+            recordings[scenario.key] = Recording(counts=counter.summary(), responses=recorder.take())
+    environment.reset()
+    return recordings
+
+
+# ---- stream cleanup ------------------------------------------------------------------------------------------------
+
+
+def tombstone_stream_event(user_id: str, stream_arn: str) -> dict[str, Any]:
+    """One MODIFY record of a profile that just became a tombstone, as Lambda delivers it from the stream."""
+    keys = {"pk": {"S": user_pk(user_id)}, "sk": {"S": PROFILE_SK}}
+    return {
+        "Records": [
+            {
+                "eventID": "bench-0001",
+                "eventName": "MODIFY",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": REGION,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": T0 / 1000,
+                    "Keys": keys,
+                    "NewImage": {
+                        **keys,
+                        "userId": {"S": user_id},
+                        "profileStatus": {"S": "deleted"},
+                        "deletedAt": {"S": "2024-05-28T08:00:00.000Z"},
+                    },
+                    "OldImage": {
+                        **keys,
+                        "userId": {"S": user_id},
+                        "profileStatus": {"S": "active"},
+                        "version": {"N": "1"},
+                    },
+                    "SequenceNumber": "100000000000000000001",
+                    "SizeBytes": 200,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": stream_arn,
+            }
+        ]
+    }
+
+
+@dataclass
+class CleanupRecording:
+    connections: int
+    counts: RequestCounts
+    event: dict[str, Any]
+    responses: list[RecordedResponse]
+
+
+def _seed_user(table: Any, user_id: str, connections: int) -> None:
+    with table.batch_writer() as batch:
+        batch.put_item(Item={"pk": user_pk(user_id), "sk": PROFILE_SK, "userId": user_id, "profileStatus": "deleted"})
+        for index in range(connections):
+            account = f"eac_bench_{index:04d}"
+            batch.put_item(
+                Item={
+                    "pk": user_pk(user_id),
+                    "sk": f"{CONNECTION_PREFIX}twitter#{account}",
+                    "userId": user_id,
+                    "platform": "twitter",
+                    "externalAccountId": account,
+                    "connectionStatus": "connected",
+                    "platformUsername": f"ada_{index}",
+                    "errorCount": 0,
+                    "metadata": {"provider": "oauth_x", "clerkAccountId": account, "verificationStatus": "verified"},
+                }
+            )
+
+
+def record_cleanups(sizes: tuple[int, ...] = CLEANUP_SIZES) -> list[CleanupRecording]:
+    """Drive the stream handler with a tombstone for users of k connections; count what the cleanup costs."""
+    results: list[CleanupRecording] = []
+    with mock_aws():
+        environment.reset()
+        stream_arn = create_connections_table(boto3.client("dynamodb"), TABLE_NAME)
+        table = boto3.resource("dynamodb").Table(TABLE_NAME)
+        client = environment.dynamodb_client()
+        counter, recorder = RequestCounter(), ResponseRecorder()
+        counter.attach(client)
+        recorder.attach(client)
+        stream = importlib.import_module(STREAM_MODULE)
+        for size in sizes:
+            user_id = f"user_cleanup_{size}"
+            _seed_user(table, user_id, size)
+            counter.reset()
+            recorder.take()
+            event = tombstone_stream_event(user_id, stream_arn)
+            response = stream.lambda_handler(event, BenchLambdaContext())
+            key = {":pk": user_pk(user_id)}
+            left = table.query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=key)["Count"]
+            if response.get("batchItemFailures") or left != 1:
+                raise RuntimeError(f"cleanup of {size} connections failed: {response}, {left} items left")
+            results.append(CleanupRecording(size, counter.summary(), event, recorder.take()))
+    environment.reset()
+    return results
+
+
+# ---- warm CPU ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CpuResult:
+    handler_us: float
+    client_us: float
+    floor_us: float
+    handler_samples_us: list[float]
+    floor_samples_us: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return self.handler_us / self.floor_us
+
+
+def _per_call_us(action: Callable[[], object], calls: int) -> float:
+    started = time.process_time()
+    for _ in range(calls):
+        action()
+    return (time.process_time() - started) / calls * 1e6
+
+
+def measure_warm_cpu(
+    scenario: WebhookScenario, recording: Recording, secret: str, *, rounds: int, calls: int
+) -> CpuResult:
+    """CPU per event through lambda_handler (DynamoDB replayed) vs standardwebhooks verify + json.loads, interleaved."""
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = UNREACHABLE_ENDPOINT
+    environment.reset()
+    replayer, client_timer = ResponseReplayer(recording.responses), ClientCpuTimer()
+    replayer.attach(environment.dynamodb_client())
+    client_timer.attach(environment.dynamodb_client())
+    webhook = importlib.import_module(WEBHOOK_MODULE)
+    event = scenario.event(secret)
+    context = BenchLambdaContext()
+    status, body = _webhook_response(webhook, event)
+    if status != 200 or body.get("outcome") != scenario.outcome:
+        raise RuntimeError(f"replayed {scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")
+
+    raw_body = scenario.body.encode()
+    headers = event["headers"]
+    floor_headers = {f"webhook-{name}": headers[f"svix-{name}"] for name in ("id", "timestamp", "signature")}
+    verifier = Webhook(secret)
+
+    def handle() -> object:
+        return webhook.lambda_handler(event, context)
+
+    def floor() -> object:
+        return verifier.verify(raw_body, floor_headers)  # verifies, then json.loads the body
+
+    floor_calls = calls * 10  # the floor is an order of magnitude cheaper; more calls keep its clock reading coarse
+    _per_call_us(handle, max(1, calls // 4))
+    _per_call_us(floor, max(1, floor_calls // 4))
+    handler_samples, client_samples, floor_samples = [], [], []
+    for _ in range(rounds):
+        client_timer.seconds = 0.0
+        handler_samples.append(_per_call_us(handle, calls))
+        client_samples.append(client_timer.seconds / calls * 1e6)
+        floor_samples.append(_per_call_us(floor, floor_calls))
+    if not replayer.at_start:
+        raise RuntimeError(f"{scenario.key}: the handler made a different number of requests than recorded")
+    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+    environment.reset()
+    return CpuResult(
+        handler_us=statistics.median(handler_samples),
+        client_us=statistics.median(client_samples),
+        floor_us=statistics.median(floor_samples),
+        handler_samples_us=[round(sample, 2) for sample in handler_samples],
+        floor_samples_us=[round(sample, 2) for sample in floor_samples],
+    )
