@@ -138,7 +138,6 @@ class LocalStack:
         """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests)."""
         self.secret = secret or new_secret()
         self._port = port
-        self._moto_port = moto_port
         self._poll_interval = poll_interval
         self._overrides = dict(parameter_overrides or {})
         self._template: LocalTemplate = read_template(template_path)
@@ -386,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    # A port in use ends the command with werkzeug's own message and exit status 1.
     with LocalStack(
         port=args.port,
         moto_port=args.moto_port,

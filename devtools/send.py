@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if not secret:
         parser.error("set CLERK_WEBHOOK_SECRET (`make dev` prints the export line)")
     try:
-        result = deliver(args.url, secret.split()[0], _body(args), message_id=args.message_id)
+        # Several secrets (a rotation) may be configured; Svix signs with each, one is enough here.
+        result = deliver(args.url, re.split(r"[\s,]+", secret)[0], _body(args), message_id=args.message_id)
     except OSError as error:
         print(f"could not reach {args.url}: {error} (is `make dev` running?)", file=sys.stderr)
         return 2
