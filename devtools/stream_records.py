@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,32 +24,40 @@ def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 class StreamReader:
-    """Follows every shard of one stream from TRIM_HORIZON, returning only records not read before."""
+    """Follows every shard of one stream from TRIM_HORIZON, returning only records not read before.
+
+    It keeps the last sequence number read per shard and takes a fresh iterator on each read, as a checkpointing
+    consumer does. A kept iterator goes stale under moto: a cancelled TransactWriteItems restores the table from a
+    copy, with a new stream shard object, and iterators of the old one never see another record.
+    """
 
     def __init__(self, client: DynamoDBStreamsClient, stream_arn: str) -> None:
         self._client = client
         self._arn = stream_arn
-        self._iterators: dict[str, str | None] = {}
+        self._last_read: dict[str, str] = {}
 
-    def _shard_iterators(self) -> Iterator[tuple[str, str]]:
-        shards = self._client.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self._client.get_shard_iterator(
-                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            iterator = self._iterators[shard_id]
-            if iterator:
-                yield shard_id, iterator
+    def _iterator(self, shard_id: str) -> str:
+        last = self._last_read.get(shard_id)
+        if last is None:
+            response = self._client.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )
+        else:
+            response = self._client.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=last
+            )
+        return response["ShardIterator"]
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:
         """New records of all shards (Lambda-shaped), oldest first within a shard."""
         records: list[dict[str, Any]] = []
-        for shard_id, iterator in list(self._shard_iterators()):
-            response = self._client.get_records(ShardIterator=iterator, Limit=limit)
-            self._iterators[shard_id] = response.get("NextShardIterator")
-            records.extend(lambda_record(dict(raw), self._arn) for raw in response.get("Records", []))
+        shards = self._client.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            raw_records = self._client.get_records(ShardIterator=self._iterator(shard_id), Limit=limit)["Records"]
+            if raw_records:
+                self._last_read[shard_id] = raw_records[-1]["dynamodb"]["SequenceNumber"]
+            records.extend(lambda_record(dict(raw), self._arn) for raw in raw_records)
         return records
 
 
