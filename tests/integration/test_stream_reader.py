@@ -34,14 +34,17 @@ def test_records_written_after_a_cancelled_transaction_are_still_read(table):
     reader = StreamReader(boto3.client("dynamodbstreams"), table)
     put(client, "USER#a")
     assert keys(reader.read()) == ["USER#a"]
-    failing_check = {
-        "ConditionCheck": {
-            "TableName": TABLE_NAME,
-            "Key": {"pk": {"S": "USER#a"}, "sk": {"S": "PROFILE"}},
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-    }
     with pytest.raises(client.exceptions.TransactionCanceledException):
-        client.transact_write_items(TransactItems=[failing_check])
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE_NAME,
+                        "Key": {"pk": {"S": "USER#a"}, "sk": {"S": "PROFILE"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+        )
     put(client, "USER#b")
     assert keys(reader.read()) == ["USER#b"]
