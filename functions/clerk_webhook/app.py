@@ -2,6 +2,8 @@
 
 HTTP concerns only; the rules live in the `social_connections` layer. Status codes follow docs/architecture.md:
 401 unsigned, 400 signed garbage, 413 too large, 200 applied or deliberately ignored, 5xx only when our side failed.
+The HTTP API (payload 2.0) event is read directly rather than through Powertools' event handler: importing that
+package loads every resolver it has, a sixth of `import boto3` of cold start for our one route (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import TYPE_CHECKING, Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,37 +34,55 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 MAX_BODY_BYTES: Final = 256 * 1024
+ROUTE: Final = ("POST", "/webhooks/clerk")
 
 logger = Logger()
 metrics = Metrics()
-app = APIGatewayHttpResolver()
 _events: TypeAdapter[UserSnapshotEvent | UserDeletedEvent | UnhandledEvent] = TypeAdapter(ClerkEvent)
 
 
-def _json(status: int, **fields: object) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(fields))
+def _json(status: int, **fields: object) -> dict[str, object]:
+    """An HTTP API (payload 2.0) response with a JSON body."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(fields),
+        "isBase64Encoded": False,
+    }
 
 
-def _raw_body() -> bytes | None:
+def _route(request: Mapping[str, Any]) -> tuple[object, object]:
+    request_context = request.get("requestContext")
+    http = request_context.get("http") if isinstance(request_context, Mapping) else None
+    method = http.get("method") if isinstance(http, Mapping) else None
+    return method, request.get("rawPath")
+
+
+def _raw_body(request: Mapping[str, Any]) -> bytes | None:
     """The exact bytes Svix signed; None when the base64 flag lies about the body."""
-    event = app.current_event
-    body = event.body or ""
+    body = request.get("body") or ""
+    if not isinstance(body, str):
+        return None
     try:
-        return base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
+        return base64.b64decode(body, validate=True) if request.get("isBase64Encoded") else body.encode("utf-8")
     except (binascii.Error, ValueError):  # also UnicodeEncodeError from lone surrogates
         return None
 
 
-@app.post("/webhooks/clerk")
-def receive_clerk_webhook() -> Response[str]:
-    body = _raw_body()
+def _headers(request: Mapping[str, Any]) -> dict[str, str]:
+    headers = request.get("headers")
+    return {str(name): str(value) for name, value in headers.items()} if isinstance(headers, Mapping) else {}
+
+
+def receive_clerk_webhook(request: Mapping[str, Any]) -> dict[str, object]:
+    body = _raw_body(request)
     if body is not None and len(body) > MAX_BODY_BYTES:
         metrics.add_metric(name="PayloadTooLarge", unit=MetricUnit.Count, value=1)
         return _json(413, error="payload too large")
     try:
         if body is None:
             raise InvalidSignatureError("body is not the base64 it claims to be")
-        headers = delivery_headers(app.current_event.headers)
+        headers = delivery_headers(_headers(request))
         environment.signature_verifier().verify(body, headers)
     except InvalidSignatureError as rejection:
         logger.warning("webhook signature rejected", extra={"reason": str(rejection)})
@@ -126,16 +146,14 @@ def _record(event_type: str, result: SyncResult) -> None:
         metrics.add_metric(name="MalformedAccounts", unit=MetricUnit.Count, value=result.malformed_accounts)
 
 
-@app.exception_handler([ClientError, BotoCoreError, ConcurrencyExhaustedError])  # type: ignore[untyped-decorator]
-def table_unavailable(error: Exception) -> Response[str]:
+def table_unavailable(error: Exception) -> dict[str, object]:
     # 503 makes Svix redeliver; the retry converges because nothing is marked applied before all rows are written.
     logger.error("could not record the event; asking Svix to retry", extra={"error_type": type(error).__name__})
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
     return _json(503, error="temporarily unable to record the event")
 
 
-@app.exception_handler(SecretConfigurationError)  # type: ignore[untyped-decorator]
-def secret_misconfigured(error: SecretConfigurationError) -> Response[str]:
+def secret_misconfigured(error: SecretConfigurationError) -> dict[str, object]:
     logger.error("webhook signing secret is misconfigured", extra={"reason": str(error)})
     metrics.add_metric(name="EventsFailed", unit=MetricUnit.Count, value=1)
     return _json(500, error="webhook receiver is misconfigured")
@@ -144,4 +162,11 @@ def secret_misconfigured(error: SecretConfigurationError) -> Response[str]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
-    return app.resolve(event, context)
+    if _route(event) != ROUTE:
+        return _json(404, error="not found")
+    try:
+        return receive_clerk_webhook(event)
+    except (ClientError, BotoCoreError, ConcurrencyExhaustedError) as error:
+        return table_unavailable(error)
+    except SecretConfigurationError as error:
+        return secret_misconfigured(error)
