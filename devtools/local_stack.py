@@ -28,6 +28,7 @@ from typing import Any, Final, Self
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from boto3.dynamodb.types import TypeDeserializer
+from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
 from social_connections import environment
 
@@ -104,6 +105,16 @@ class LocalFunction:
             return result
 
 
+def _share_stream_records_between_moto_copies() -> None:
+    """moto deep-copies the table, stream records included, for every action of a TransactWriteItems: each delivery
+    got ~2.5 ms slower per stored user. Records never change once written, so copies may share them (~0.5 ms)."""
+    setattr(StreamRecord, "__deepcopy__", _same_record)  # noqa: B010 - patching a library class, on purpose
+
+
+def _same_record(record: StreamRecord, _memo: dict[int, Any]) -> StreamRecord:
+    return record
+
+
 def _forget_clients() -> None:
     """Drop AWS clients built for another endpoint: the package's, and Powertools' default secrets provider."""
     environment.reset()
@@ -155,6 +166,7 @@ class LocalStack:
     def start(self) -> Self:
         # moto's server logs every request it serves through werkzeug's logger; the gateway has its own.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        _share_stream_records_between_moto_copies()
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

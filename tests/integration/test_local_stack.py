@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import os
@@ -13,10 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from moto.dynamodb.models import dynamodb_backends
 
 from devtools import send
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.local_stack import LocalStack, start_local_stack
+from devtools.local_stack import ACCOUNT_ID, REGION, LocalStack, start_local_stack
 from devtools.local_template import read_template
 from devtools.send import deliver
 from devtools.signing import new_secret, svix_headers
@@ -92,6 +94,15 @@ def test_the_functions_get_the_template_environment_and_read_the_secret_from_sec
     assert os.environ["AWS_ENDPOINT_URL"] == stack.endpoint_url
     assert stack.endpoint_url.startswith("http://127.0.0.1:")
     assert stack.webhook_url.startswith("http://127.0.0.1:")
+
+
+def test_moto_table_copies_share_the_stream_records(stack):
+    # moto copies the table for every action of a transaction; copying every record made deliveries ever slower.
+    deliver(stack.webhook_url, stack.secret, created())
+    table = dynamodb_backends[ACCOUNT_ID][REGION].get_table(stack.table_name)
+    original, copied = table.stream_shard, copy.deepcopy(table).stream_shard
+    assert original is not None and copied is not None and copied is not original
+    assert copied.items and all(a is b for a, b in zip(copied.items, original.items, strict=True))
 
 
 def test_stopping_restores_the_environment(monkeypatch):
