@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import svix_headers
+from devtools.signing import http_api_event, svix_headers
 
 DEFAULT_URL: Final = "http://127.0.0.1:3000/webhooks/clerk"
 
@@ -116,13 +116,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="user_local", help="Clerk user id of the built-in examples")
     parser.add_argument("--url", default=os.environ.get("WEBHOOK_URL", DEFAULT_URL), help="webhook URL")
     parser.add_argument("--message-id", help="svix-id to send (repeat one to see duplicate handling)")
+    parser.add_argument(
+        "--sam-event", action="store_true", help="print the signed API Gateway event (for sam local invoke) instead"
+    )
     args = parser.parse_args(argv)
     secret = os.environ.get("CLERK_WEBHOOK_SECRET", "").strip()
     if not secret:
         parser.error("set CLERK_WEBHOOK_SECRET (`make dev` prints the export line)")
+    # Several secrets (a rotation) may be configured; Svix signs with each, one is enough here.
+    signing_secret = re.split(r"[\s,]+", secret)[0]
+    if args.sam_event:
+        body = _body(args)
+        headers = {**svix_headers(signing_secret, body, message_id=args.message_id), "content-type": "application/json"}
+        print(json.dumps(http_api_event(body, headers), indent=2))
+        return 0
     try:
-        # Several secrets (a rotation) may be configured; Svix signs with each, one is enough here.
-        result = deliver(args.url, re.split(r"[\s,]+", secret)[0], _body(args), message_id=args.message_id)
+        result = deliver(args.url, signing_secret, _body(args), message_id=args.message_id)
     except OSError as error:
         print(f"could not reach {args.url}: {error} (is `make dev` running?)", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from moto.dynamodb.models import dynamodb_backends
 from devtools import send
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.local_stack import ACCOUNT_ID, REGION, LocalStack, start_local_stack
+from devtools.local_stream import compile_filters, matches_any
 from devtools.local_template import read_template
 from devtools.send import deliver
 from devtools.signing import new_secret, svix_headers
@@ -155,6 +156,34 @@ def test_the_send_command_reports_an_unreachable_stack(monkeypatch, capsys):
         url = stopped_soon.webhook_url
     assert send.main(["--example", "deleted", "--url", url]) == 2
     assert "is `make dev` running?" in capsys.readouterr().err
+
+
+def test_the_sample_events_tell_their_story(stack):
+    events = REPO / "events"
+    answers = [
+        deliver(stack.webhook_url, stack.secret, (events / f"{name}.json").read_text(encoding="utf-8")).body
+        for name in ("user.created", "user.updated")
+    ]
+    assert [(a["outcome"], a["upserted"], a["disconnected"]) for a in answers] == [("applied", 3, 0), ("applied", 1, 1)]
+    statuses = {str(item["platform"]): item["connectionStatus"] for item in stack.table_items() if "platform" in item}
+    assert statuses == {"twitter": "connected", "instagram": "disconnected", "tiktok": "expired"}
+    deleted = deliver(stack.webhook_url, stack.secret, (events / "user.deleted.json").read_text(encoding="utf-8"))
+    assert deleted.body["outcome"] == "deleted"
+
+
+def test_the_sample_stream_event_is_a_tombstone_the_stream_function_acts_on(stack):
+    event = json.loads((REPO / "events" / "stream.user-deleted.json").read_text(encoding="utf-8"))
+    (mapping,) = read_template().functions["ConnectionStreamFunction"].streams
+    assert all(matches_any(record, compile_filters(mapping.filter_patterns)) for record in event["Records"])
+    assert stack.functions["ConnectionStreamFunction"].invoke(event) == {"batchItemFailures": []}
+
+
+def test_the_send_command_prints_a_signed_event_for_sam_local_invoke(stack, monkeypatch, capsys):
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.secret)
+    assert send.main(["--example", "created", "--user", "user_sam", "--sam-event"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    answer = stack.functions["ClerkWebhookFunction"].invoke(event)
+    assert (answer["statusCode"], json.loads(answer["body"])["outcome"]) == (200, "applied")
 
 
 def test_the_demo_runs_clean():
