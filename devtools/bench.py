@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
+from devtools.bench_http import measure_throughput
 from devtools.bench_process import measure_import_times, measure_peak_rss_kib
 from devtools.bench_replay import RequestCounts
 from devtools.bench_scenarios import (
@@ -60,11 +60,12 @@ class Effort:
     import_repetitions: int = 15
     cpu_rounds: int = 15
     cpu_calls: int = 100
-    http_events: int = 400
+    http_users: int = 100
+    http_updates_per_user: int = 4
     http_senders: int = 8
 
 
-QUICK: Final = Effort(import_repetitions=1, cpu_rounds=2, cpu_calls=2, http_events=16)
+QUICK: Final = Effort(import_repetitions=1, cpu_rounds=2, cpu_calls=2, http_users=8, http_updates_per_user=1)
 
 
 @dataclass
@@ -227,28 +228,19 @@ def peak_memory_rows(
 
 
 def http_rows(effort: Effort) -> list[Row]:
-    try:
-        # Imported by name: it needs the local stack, which another change is still building.
-        bench_http = importlib.import_module("devtools.bench_http")
-    except ImportError as missing:
-        return [Row("local stack", "throughput over HTTP", f"not measured: {missing}")]
-    result = bench_http.measure_throughput(events=effort.http_events, senders=effort.http_senders)
-    values = asdict(result)
+    results = measure_throughput(
+        users=effort.http_users, updates_per_user=effort.http_updates_per_user, senders=effort.http_senders
+    )
     return [
         Row(
             "local stack",
-            f"{result.events} user.created over HTTP, {result.senders} senders",
-            f"{result.events_per_second:.0f} events/s, {result.failures} failed",
+            f"{result.title}: {result.events} over HTTP, {result.senders} senders",
+            f"{result.events_per_second:.0f} events/s; p50 {result.p50_ms:.0f} ms, p99 {result.p99_ms:.0f} ms",
             "every delivery answered 200",
             result.failures == 0,
-            values,
-        ),
-        Row(
-            "local stack",
-            "latency per request",
-            f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms",
-            values=values,
-        ),
+            asdict(result),
+        )
+        for result in results
     ]
 
 
