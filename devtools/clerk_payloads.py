@@ -59,9 +59,7 @@ def external_account(
     return entry
 
 
-def user_event(
-    event_type: str, user_id: str, *, updated_at: int, accounts: list[Any] | None = None
-) -> dict[str, Any]:
+def user_event(event_type: str, user_id: str, *, updated_at: int, accounts: list[Any] | None = None) -> dict[str, Any]:
     """A user.created / user.updated envelope with a full user snapshot."""
     return {
         "event_attributes": {"http_request": {"client_ip": "192.0.2.10", "user_agent": "Mozilla/5.0"}},

@@ -17,7 +17,8 @@ RESOURCES: dict[str, Any] = load_template()["Resources"]
 
 
 def props(logical_id: str) -> dict[str, Any]:
-    return RESOURCES[logical_id]["Properties"]
+    properties: dict[str, Any] = RESOURCES[logical_id]["Properties"]
+    return properties
 
 
 def test_logical_ids_from_the_design():
