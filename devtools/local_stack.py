@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import urllib.request
@@ -149,6 +150,7 @@ class LocalStack:
         """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests)."""
         self.secret = secret or new_secret()
         self._port = port
+        self._moto_port = moto_port
         self._poll_interval = poll_interval
         self._overrides = dict(parameter_overrides or {})
         self._template: LocalTemplate = read_template(template_path)
@@ -167,6 +169,10 @@ class LocalStack:
         # moto's server logs every request it serves through werkzeug's logger; the gateway has its own.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         _share_stream_records_between_moto_copies()
+        if self._moto_port:
+            # moto's server thread dies silently on a port in use and start() then waits forever; fail here instead.
+            with socket.socket() as probe:
+                probe.bind((LOOPBACK, self._moto_port))
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -6,6 +6,7 @@ import copy
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -113,6 +114,14 @@ def test_stopping_restores_the_environment(monkeypatch):
     with LocalStack(poll_interval=None):
         assert "AWS_PROFILE" not in os.environ
     assert dict(os.environ) == before
+
+
+def test_a_moto_port_in_use_fails_at_once():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="in use"):
+            LocalStack(moto_port=taken.getsockname()[1], poll_interval=None).start()
 
 
 def test_parameter_overrides_reach_the_functions():
