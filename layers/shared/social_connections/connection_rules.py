@@ -8,11 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from social_connections.clerk_events import ClerkUser, ExternalAccount
 from social_connections.providers import Platform, platform_for
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from social_connections.clerk_events import ClerkUser, ExternalAccount
 
 
 class ConnectionStatus(StrEnum):
@@ -104,6 +107,11 @@ class DesiredState:
 
 def desired_state(user: ClerkUser) -> DesiredState:
     """The connections a snapshot asks for: mapped providers with a connection-worthy verification status."""
+    # Imported here so that the stream function, which uses only the health rules, never loads pydantic (~45 ms).
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from social_connections.clerk_events import ExternalAccount  # noqa: PLC0415
+
     connections: dict[ConnectionKey, DesiredConnection] = {}
     malformed: list[MalformedAccount] = []
     for raw in user.external_accounts:
