@@ -8,13 +8,15 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.events.models import EventPattern
 from social_connections import environment
 from social_connections.connection_rules import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, user_event
+from devtools.local_stream import compile_filters, matches_any
+from devtools.local_template import read_template
 from devtools.stream_records import StreamReader, stream_event
-from devtools.template_table import load_template
 from tests.conftest import FakeLambdaContext, scan_table, user_rows
 
 T0 = 1_716_883_200_000
@@ -164,30 +166,17 @@ def test_remove_records_are_ignored(stream_app, calls):
     assert calls.total == 0
 
 
-def _matches(pattern: Any, value: Any) -> bool:
-    """The subset of Lambda's event-filter language the template uses: exact values, prefix, anything-but."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and _matches(p, value[k]) for k, p in pattern.items())
-    for rule in pattern:
-        if isinstance(rule, dict) and "prefix" in rule and isinstance(value, str) and value.startswith(rule["prefix"]):
-            return True
-        if isinstance(rule, dict) and "anything-but" in rule and value not in rule["anything-but"]:
-            return True
-        if not isinstance(rule, dict) and rule == value:
-            return True
-    return False
-
-
-def _filter_patterns() -> list[dict[str, Any]]:
-    events = load_template()["Resources"]["ConnectionStreamFunction"]["Properties"]["Events"]
-    return [json.loads(f["Pattern"]) for f in events["TableStream"]["Properties"]["FilterCriteria"]["Filters"]]
+def _stream_filters() -> list[EventPattern]:
+    """The FilterCriteria of the function's stream event in template.yaml, matched as the local stack matches them."""
+    (mapping,) = read_template().functions["ConnectionStreamFunction"].streams
+    return compile_filters(mapping.filter_patterns)
 
 
 def test_filter_criteria_select_actionable_records_and_none_of_the_functions_own_writes(deliver, stream, stream_app):
-    patterns = _filter_patterns()
+    filters = _stream_filters()
 
     def selected(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [r for r in records if any(_matches(p, r) for p in patterns)]
+        return [record for record in records if matches_any(record, filters)]
 
     deliver(
         user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
