@@ -49,11 +49,16 @@ send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted USE
 	$(PY) -m devtools.send --url http://127.0.0.1:$(PORT)/webhooks/clerk \
 		$(if $(FILE),$(FILE),--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local))
 
+bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .bench/ (docs/performance.md)
+	$(PY) -m devtools.bench
+
 validate: $(STAMP) ## sam validate --lint (offline)
 	$(VENV)/bin/sam validate --lint
 
-build: $(STAMP) ## sam build with a python3.13 interpreter
+build: $(STAMP) ## sam build with a python3.13 interpreter, plus bytecode
 	PATH="$$(dirname $$(readlink -f $(PYTHON_BOOT))):$$PATH" $(VENV)/bin/sam build
+	@# sam build leaves bytecode out and Lambda's code is read-only: without this every cold start compiles the layer.
+	$(PYTHON_BOOT) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from devtools.bench_http import measure_throughput
-from devtools.bench_process import measure_import_times, measure_peak_rss_kib
+from devtools.bench_process import deployed_setting, measure_import_times, measure_peak_rss_kib, project_setting
 from devtools.bench_replay import RequestCounts
 from devtools.bench_scenarios import (
     REPO_ROOT,
@@ -39,6 +39,7 @@ from devtools.bench_scenarios import (
 from devtools.signing import new_secret
 
 DEFAULT_JSON: Final = REPO_ROOT / ".bench" / "bench-results.json"
+DEPLOYED_DIR: Final = REPO_ROOT / ".bench" / "deployed"
 
 # The design's budgets.
 IMPORT_RATIO_MAX: Final = 1.30
@@ -102,28 +103,39 @@ def machine() -> dict[str, object]:
 
 
 def cold_start_rows(environment: dict[str, str], effort: Effort) -> list[Row]:
-    times = measure_import_times(environment, effort.import_repetitions)
-    floor = times.median_ms("boto3")
-    rows = [
-        Row(
-            "cold start",
-            "import boto3 alone (floor)",
-            f"{floor:.1f} ms",
-            values={"median_ms": floor, "samples_ms": times.samples_ms["boto3"]},
-        )
-    ]
-    for target, title in (("webhook", "import webhook app"), ("stream", "import stream app")):
-        ratio = times.ratio(target)
+    """The budget is judged in the project's environment, where the design measured it; two deployed layouts are
+    shown beside it: their floor is cheaper (no awscrt or pyOpenSSL for botocore to pick up), and today's
+    artifact compiles the layer at every cold start."""
+    rows = []
+    settings = (
+        (project_setting(), True),
+        (deployed_setting(DEPLOYED_DIR, bytecode=True), False),
+        (deployed_setting(DEPLOYED_DIR, bytecode=False), False),
+    )
+    for setting, judged in settings:
+        section = f"cold start, {setting.label}"
+        times = measure_import_times(environment, effort.import_repetitions, setting)
+        floor = times.median_ms("boto3")
         rows.append(
             Row(
-                "cold start",
-                title,
-                f"{times.median_ms(target):.1f} ms = {ratio:.2f}x boto3",
-                f"<= {IMPORT_RATIO_MAX:.2f}x",
-                ratio <= IMPORT_RATIO_MAX,
-                {"median_ms": times.median_ms(target), "ratio": ratio, "samples_ms": times.samples_ms[target]},
+                section,
+                "import boto3 alone (floor)",
+                f"{floor:.1f} ms",
+                values={"median_ms": floor, "samples_ms": times.samples_ms["boto3"]},
             )
         )
+        for target, title in (("webhook", "import webhook app"), ("stream", "import stream app")):
+            ratio = times.ratio(target)
+            rows.append(
+                Row(
+                    section,
+                    title,
+                    f"{times.median_ms(target):.1f} ms = {ratio:.2f}x boto3",
+                    f"<= {IMPORT_RATIO_MAX:.2f}x" if judged else "",
+                    ratio <= IMPORT_RATIO_MAX if judged else None,
+                    {"median_ms": times.median_ms(target), "ratio": ratio, "samples_ms": times.samples_ms[target]},
+                )
+            )
     return rows
 
 

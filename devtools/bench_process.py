@@ -1,22 +1,29 @@
 """The benchmark's fresh-process measurements: handler import time (cold start) and peak memory.
 
 Each sample is a new interpreter that puts the function's directory and the layer on sys.path and imports `app`,
-as Lambda does. Only the standard library is imported at the top: `python -m devtools.bench_process rss ...` is
-the peak-memory child, and whatever this module imported would be charged to the handler.
+as Lambda does. Import times are taken twice: in the project's virtual environment, and with only the packages a
+deployed function has (the layer's requirements and boto3) and no site-packages, because the dev environment
+holds optional extras botocore picks up when present (awscrt, pyOpenSSL) that make `import boto3` slower there.
+Only the standard library is imported at the top: `python -m devtools.bench_process rss ...` is the peak-memory
+child, and whatever this module imported would be charged to the handler.
 """
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import json
 import os
+import py_compile
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +34,9 @@ FUNCTION_DIRS: Final = {
     "stream": REPO_ROOT / "functions" / "connection_stream",
 }
 CHILD_TIMEOUT_SECONDS: Final = 120
+LAYER_REQUIREMENTS: Final = LAYER_DIR / "requirements.txt"
+# Provided by the Lambda runtime rather than the layer.
+RUNTIME_PROVIDED: Final = ("boto3",)
 
 # Timed inside the child, so interpreter start-up and site processing (the same for every target) are left out.
 _IMPORT_PROBE: Final = """\
@@ -38,7 +48,7 @@ print(time.perf_counter() - started)
 """
 
 
-def _run_child(arguments: list[str], environment: Mapping[str, str], cwd: Path) -> str:
+def _run_child(arguments: list[str], environment: Mapping[str, str], cwd: Path | str) -> str:
     completed = subprocess.run(  # noqa: S603 - our own interpreter with arguments built here
         [sys.executable, *arguments],
         cwd=cwd,
@@ -53,13 +63,113 @@ def _run_child(arguments: list[str], environment: Mapping[str, str], cwd: Path) 
     return completed.stdout
 
 
-def _import_seconds(target: str, environment: Mapping[str, str]) -> float:
+def _requirement_closure(names: Iterable[str]) -> list[metadata.Distribution]:
+    """The installed distributions `names` need, their dependencies included (no extras)."""
+    from packaging.requirements import Requirement  # noqa: PLC0415 - parent side only; the children stay stdlib-only
+
+    pending, seen, found = list(names), set[str](), []
+    while pending:
+        distribution = metadata.distribution(pending.pop())
+        name = distribution.metadata["Name"].lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        found.append(distribution)
+        for requirement in map(Requirement, distribution.requires or []):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return found
+
+
+def _top_level_entries(distribution: metadata.Distribution) -> list[Path]:
+    entries = {file.parts[0] for file in distribution.files or [] if file.parts[0] not in {"..", "__pycache__"}}
+    return [path for path in (Path(str(distribution.locate_file(entry))) for entry in sorted(entries)) if path.exists()]
+
+
+def _copy(source: Path, destination: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, destination / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(source, destination / source.name)
+
+
+@dataclass(frozen=True)
+class ImportSetting:
+    """Where a fresh interpreter finds the code, and how it treats bytecode."""
+
+    label: str
+    task_dirs: dict[str, Path]
+    search_path: tuple[Path, ...]
+    flags: tuple[str, ...] = ()
+    # Python writes bytecode caches unless told not to; an empty value undoes a PYTHONDONTWRITEBYTECODE of the caller.
+    environment: Mapping[str, str] = field(default_factory=lambda: {"PYTHONDONTWRITEBYTECODE": ""})
+
+    def sys_path(self, target: str) -> list[str]:
+        # boto3 alone gets the webhook's path: the floor pays the same lookups.
+        return [str(self.task_dirs.get(target, self.task_dirs["webhook"])), *map(str, self.search_path)]
+
+
+def project_setting() -> ImportSetting:
+    """The project's virtual environment, the function's directory and the layer first: what the design measured."""
+    return ImportSetting("project venv", dict(FUNCTION_DIRS), (LAYER_DIR,))
+
+
+def deployed_setting(root: Path, *, bytecode: bool) -> ImportSetting:
+    """The layout of a deployed function, built from the installed packages.
+
+    Function code, then the layer (its requirements and `social_connections`, copied), then the runtime's boto3
+    (linked, with its bytecode), and no site-packages: only what Lambda has. Lambda's code directories are
+    read-only (-B here), so code without shipped bytecode is compiled at every cold start: `bytecode=False` is what
+    plain `sam build` ships, `bytecode=True` adds the bytecode `make build` compiles into the build output.
+    """
+    runtime = root / "runtime"
+    if not runtime.exists():
+        runtime.mkdir(parents=True)
+        for distribution in _requirement_closure(RUNTIME_PROVIDED):
+            for entry in _top_level_entries(distribution):
+                (runtime / entry.name).symlink_to(entry)
+    variant = root / ("with-bytecode" if bytecode else "source-only")
+    shutil.rmtree(variant, ignore_errors=True)  # fresh copies: no bytecode left from an earlier run
+    layer = variant / "opt" / "python"
+    layer.mkdir(parents=True)
+    for distribution in _requirement_closure(_layer_requirements()):
+        for entry in _top_level_entries(distribution):
+            _copy(entry, layer)
+    _copy(LAYER_DIR / "social_connections", layer)
+    task_dirs = {}
+    for function, source in FUNCTION_DIRS.items():
+        task_dirs[function] = variant / "task" / function
+        task_dirs[function].mkdir(parents=True)
+        for module in source.glob("*.py"):
+            _copy(module, task_dirs[function])
+    if bytecode:
+        for directory in (layer, *task_dirs.values()):
+            # The same invalidation mode as `make build` (in one process: a pool would re-import our caller).
+            compileall.compile_dir(directory, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    return ImportSetting(
+        "deployed, make build (bytecode)" if bytecode else "deployed, plain sam build (no bytecode)",
+        task_dirs,
+        (layer, runtime),
+        ("-S", "-B"),
+        {"PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def _layer_requirements() -> list[str]:
+    from packaging.requirements import Requirement  # noqa: PLC0415 - parent side only
+
+    lines = LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
+    return [Requirement(line).name for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _import_seconds(target: str, environment: Mapping[str, str], setting: ImportSetting) -> float:
     """One fresh interpreter importing `app` of a function ('webhook', 'stream'), or boto3 alone ('boto3')."""
-    # boto3 gets the webhook's sys.path too: the floor pays the same path lookups.
-    function_dir = FUNCTION_DIRS.get(target, FUNCTION_DIRS["webhook"])
     module = "boto3" if target == "boto3" else "app"
-    probe = _IMPORT_PROBE.format(paths=[str(function_dir), str(LAYER_DIR)], module=module)
-    return float(_run_child(["-c", probe], environment, function_dir).strip().splitlines()[-1])
+    probe = _IMPORT_PROBE.format(paths=setting.sys_path(target), module=module)
+    output = _run_child(
+        [*setting.flags, "-c", probe], {**environment, **setting.environment}, setting.sys_path(target)[0]
+    )
+    return float(output.strip().splitlines()[-1])
 
 
 @dataclass(frozen=True)
@@ -73,15 +183,15 @@ class ImportTimes:
         return self.median_ms(target) / self.median_ms("boto3")
 
 
-def measure_import_times(environment: Mapping[str, str], repetitions: int) -> ImportTimes:
+def measure_import_times(environment: Mapping[str, str], repetitions: int, setting: ImportSetting) -> ImportTimes:
     """Median import time of each handler and of boto3, runs interleaved so that machine noise hits all alike."""
     targets = ["boto3", *FUNCTION_DIRS]
     for target in targets:
-        _import_seconds(target, environment)  # writes the bytecode caches, as a deployed package would ship warm
+        _import_seconds(target, environment, setting)  # writes the bytecode caches the setting allows
     samples: dict[str, list[float]] = {target: [] for target in targets}
     for _ in range(repetitions):
         for target in targets:
-            samples[target].append(round(_import_seconds(target, environment) * 1000, 2))
+            samples[target].append(round(_import_seconds(target, environment, setting) * 1000, 2))
     return ImportTimes(samples)
 
 
