@@ -137,6 +137,10 @@ class ConnectionsRepository:
                     connections[stored.key] = stored
         return StoredUser(profile=profile, connections=connections)
 
+    def read_user_items(self, user_id: str) -> list[dict[str, object]]:
+        """Every stored item of a user (profile and rows, all attributes) as plain values, for inspection tools."""
+        return [_plain(item) for item in self._query_partition(user_id, projection=None)]
+
     def _query_partition(
         self, user_id: str, *, projection: str | None, connections_only: bool = False
     ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:
