@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -195,10 +196,20 @@ def measure_import_times(environment: Mapping[str, str], repetitions: int, setti
     return ImportTimes(samples)
 
 
-def measure_peak_rss_kib(
+@dataclass(frozen=True)
+class FreshProcess:
+    """A new interpreter that imports a function's `app` and handles one event (DynamoDB replayed)."""
+
+    max_rss_kib: int
+    ru_maxrss_kib: int
+    import_cpu_ms: float
+    # The first event also builds the DynamoDB client, as a container's first invocation does.
+    first_event_cpu_ms: float
+
+
+def measure_fresh_process(
     function: str, event: Mapping[str, Any], responses: list[dict[str, object]], environment: Mapping[str, str]
-) -> int:
-    """Max RSS of a fresh process that imports the function's `app` and handles `event` (DynamoDB replayed)."""
+) -> FreshProcess:
     spec = {
         "function_dir": str(FUNCTION_DIRS[function]),
         "layer_dir": str(LAYER_DIR),
@@ -210,9 +221,9 @@ def measure_peak_rss_kib(
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         _run_child(["-m", "devtools.bench_process", "rss", str(spec_path), str(result_path)], environment, REPO_ROOT)
         result = json.loads(result_path.read_text(encoding="utf-8"))
-    if result["status"] not in {None, 200} or result["failures"] or not result["replayed_all"]:
+    if result.pop("status") not in {None, 200} or result.pop("failures") or not result.pop("replayed_all"):
         raise RuntimeError(f"the {function} handler did not handle its event: {result}")
-    return int(result["max_rss_kib"])
+    return FreshProcess(**result)
 
 
 @dataclass
@@ -242,17 +253,24 @@ def _peak_rss_kib() -> int:
 def _peak_rss_child(spec_path: str, result_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     sys.path[:0] = [spec["function_dir"], spec["layer_dir"]]
+    started = time.process_time()
     import app  # type: ignore[import-not-found]  # noqa: PLC0415 - the handler module, found as Lambda finds it
+
+    imported = time.process_time()
     from social_connections import environment  # noqa: PLC0415
 
     from devtools.bench_replay import RecordedResponse, ResponseReplayer  # noqa: PLC0415
 
     replayer = ResponseReplayer([RecordedResponse.from_json(item) for item in spec["responses"]])
+    before_event = time.process_time()
     replayer.attach(environment.dynamodb_client())
     response = app.lambda_handler(spec["event"], _ChildContext())
+    handled = time.process_time()
     result = {
         "max_rss_kib": _peak_rss_kib(),
         "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "import_cpu_ms": round((imported - started) * 1000, 1),
+        "first_event_cpu_ms": round((handled - before_event) * 1000, 1),
         "status": response.get("statusCode"),
         "failures": response.get("batchItemFailures", []),
         "replayed_all": replayer.at_start,
