@@ -12,9 +12,10 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test lint typecheck unit dev demo send bench build validate clean
+.PHONY: connections resign-events invoke-webhook invoke-stream
 
 help: ## list the commands
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON_BOOT)" || { echo "no Python 3.11+ interpreter found" >&2; exit 1; }
@@ -48,6 +49,24 @@ demo: $(STAMP) ## a guided, self-checking run of the service on a local stack
 send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted USER_ID=.. or FILE=..
 	$(PY) -m devtools.send --url http://127.0.0.1:$(PORT)/webhooks/clerk \
 		$(if $(FILE),$(FILE),--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local))
+
+connections: $(STAMP) ## a user's connections as a table: USER_ID=.. [TABLE=..] [ENDPOINT_URL=moto URL from make dev]
+	$(PY) -m devtools.connections $(or $(USER_ID),user_local) $(if $(TABLE),--table $(TABLE)) \
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+
+# sam local runs the built functions in Lambda's container image: these two need Docker (docs/local-development.md).
+resign-events: $(STAMP) ## re-sign events/apigw.*.json now with the secret in events/env.json (valid 5 min)
+	$(PY) -m devtools.sam_events
+
+invoke-webhook: build ## sam local invoke ClerkWebhookFunction, needs Docker: EVENT=user.created|user.updated|user.deleted
+	@# Signed after the build, just before the invoke: a signature older than 5 minutes is refused.
+	$(PY) -m devtools.sam_events $(or $(EVENT),user.created)
+	$(VENV)/bin/sam local invoke ClerkWebhookFunction -e events/apigw.$(or $(EVENT),user.created).json \
+		--env-vars events/env.json
+
+invoke-stream: build ## sam local invoke ConnectionStreamFunction, needs Docker: EVENT=user-deleted|connection-error
+	$(VENV)/bin/sam local invoke ConnectionStreamFunction -e events/stream.$(or $(EVENT),user-deleted).json \
+		--env-vars events/env.json
 
 bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .bench/ (docs/performance.md)
 	$(PY) -m devtools.bench
