@@ -54,19 +54,22 @@ connections: $(STAMP) ## a user's connections as a table: USER_ID=.. [TABLE=..] 
 	$(PY) -m devtools.connections $(or $(USER_ID),user_local) $(if $(TABLE),--table $(TABLE)) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
-# sam local runs the built functions in Lambda's container image: these two need Docker (docs/local-development.md).
-resign-events: $(STAMP) ## re-sign events/apigw.*.json now with the secret in events/env.json (valid 5 min)
-	$(PY) -m devtools.sam_events
+# sam local runs the built functions in Lambda's container image: the invoke targets need Docker.
+# ENV_VARS: a copy of events/env.json with a deployed stack's values, kept out of git (docs/local-development.md).
+ENV_VARS ?= events/env.json
+
+resign-events: $(STAMP) ## re-sign events/apigw.*.json now, secret from ENV_VARS=events/env.json (valid 5 min)
+	$(PY) -m devtools.sam_events --env-vars $(ENV_VARS)
 
 invoke-webhook: build ## sam local invoke ClerkWebhookFunction, needs Docker: EVENT=user.created|user.updated|user.deleted
 	@# Signed after the build, just before the invoke: a signature older than 5 minutes is refused.
-	$(PY) -m devtools.sam_events $(or $(EVENT),user.created)
+	$(PY) -m devtools.sam_events --env-vars $(ENV_VARS) $(or $(EVENT),user.created)
 	$(VENV)/bin/sam local invoke ClerkWebhookFunction -e events/apigw.$(or $(EVENT),user.created).json \
-		--env-vars events/env.json
+		--env-vars $(ENV_VARS)
 
 invoke-stream: build ## sam local invoke ConnectionStreamFunction, needs Docker: EVENT=user-deleted|connection-error
 	$(VENV)/bin/sam local invoke ConnectionStreamFunction -e events/stream.$(or $(EVENT),user-deleted).json \
-		--env-vars events/env.json
+		--env-vars $(ENV_VARS)
 
 bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .bench/ (docs/performance.md)
 	$(PY) -m devtools.bench
