@@ -147,7 +147,13 @@ def plan_sync(desired: DesiredState, stored: Mapping[ConnectionKey, StoredConnec
         vanished = key not in desired.connections and key not in malformed_keys
         if vanished and row.status is not ConnectionStatus.DISCONNECTED:
             plan.disconnects.append(key)
-    plan.failures.extend(item for item in desired.malformed if item.key is not None and item.key in stored)
+    # One failure per stored row, and none for a row a valid entry of the same snapshot upserts: a transaction may
+    # touch an item only once, so a repeated account must not turn the event into a 5xx forever.
+    failed: dict[ConnectionKey, MalformedAccount] = {}
+    for item in desired.malformed:
+        if item.key is not None and item.key in stored and item.key not in desired.connections:
+            failed.setdefault(item.key, item)
+    plan.failures.extend(failed.values())
     return plan
 
 

@@ -1,0 +1,95 @@
+"""Fixtures of the reliability suite: one moto account per module for property tests, and the figures file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from social_connections import environment
+
+from devtools.signing import new_secret
+from devtools.template_table import create_table_request, table_properties
+from tests.conftest import TABLE_NAME, CallCounter
+from tests.reliability.support import FIGURES_ENV, write_figures
+
+# The same values tests/conftest.py sets per test; a module-scoped account needs them before any test starts.
+MODULE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    "TABLE_NAME": TABLE_NAME,
+    "POWERTOOLS_SERVICE_NAME": "clerk-social-connections-test",
+    "POWERTOOLS_METRICS_NAMESPACE": "ClerkSocialConnectionsTest",
+    "ERROR_THRESHOLD": "3",
+}
+# Property tests write a handful of rows per example; moto deep-copies the whole table (stream included) for every
+# action of a transaction, so the table is rebuilt from the template before it grows past this many deliveries.
+DELIVERIES_PER_TABLE = 8
+_TABLE_REQUEST = create_table_request(TABLE_NAME)
+_TIME_TO_LIVE = table_properties()["TimeToLiveSpecification"]
+
+
+def create_table() -> str:
+    """The table of template.yaml (read once per session: rebuilding it is frequent here); returns its stream ARN."""
+    client = boto3.client("dynamodb")
+    description = client.create_table(**_TABLE_REQUEST)["TableDescription"]
+    client.update_time_to_live(
+        TableName=TABLE_NAME,
+        TimeToLiveSpecification={"AttributeName": _TIME_TO_LIVE["AttributeName"], "Enabled": _TIME_TO_LIVE["Enabled"]},
+    )
+    return description.get("LatestStreamArn", "")
+
+
+@dataclass
+class SharedAccount:
+    """A moto account shared by every example of a module (hypothesis examples cannot take function fixtures)."""
+
+    secret: str
+    stream_arn: str
+    calls: CallCounter = field(default_factory=CallCounter)
+    _deliveries_since_rebuild: int = 0
+
+    def rebuild_table(self) -> None:
+        boto3.client("dynamodb").delete_table(TableName=TABLE_NAME)
+        self.stream_arn = create_table()
+        self._deliveries_since_rebuild = 0
+
+    def make_room(self, deliveries: int = 1) -> None:
+        """Rebuild the table when it has taken many writes; call before deliveries that may write."""
+        if self._deliveries_since_rebuild + deliveries > DELIVERIES_PER_TABLE:
+            self.rebuild_table()
+        self._deliveries_since_rebuild += deliveries
+
+    def item_count(self) -> int:
+        return int(boto3.client("dynamodb").scan(TableName=TABLE_NAME, Select="COUNT")["Count"])
+
+
+@pytest.fixture(scope="module")
+def shared_account() -> Iterator[SharedAccount]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in MODULE_ENVIRONMENT.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+        secret = new_secret()
+        patch.setenv("CLERK_WEBHOOK_SECRET", secret)
+        with mock_aws():
+            environment.reset()
+            account = SharedAccount(secret=secret, stream_arn=create_table())
+            environment.dynamodb_client().meta.events.register("before-call.dynamodb", account.calls)
+            yield account
+            environment.reset()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
+    """Write the figures the suite counted when `devtools.reliability_report` asks for them."""
+    target = os.environ.get(FIGURES_ENV)
+    if target:
+        write_figures(Path(target), int(exitstatus))

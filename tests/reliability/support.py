@@ -1,0 +1,271 @@
+"""Machinery shared by the reliability suite: budgets, figures, signed deliveries, table snapshots, contract checks."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import importlib
+import json
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+from hypothesis import HealthCheck, settings
+
+from devtools.signing import http_api_event, svix_headers
+from tests.conftest import TABLE_NAME, FakeLambdaContext, WebhookResponse
+
+# Examples per property test when RELIABILITY_EXAMPLES is not set; `make reliability` raises it.
+DEFAULT_EXAMPLES = 250
+FIGURES_ENV = "RELIABILITY_FIGURES"
+EXAMPLES_ENV = "RELIABILITY_EXAMPLES"
+
+# Attributes whose value is the wall clock of the write, not a function of the events.
+WALL_CLOCK_ATTRIBUTES = frozenset({"lastSyncAt", "lastErrorAt", "deletedAt"})
+
+_figures: Counter[str] = Counter()
+_figures_lock = threading.Lock()
+
+
+def count(name: str, amount: int = 1) -> None:
+    """Add to one of the figures `make reliability` publishes (thread-safe: races count from worker threads)."""
+    with _figures_lock:
+        _figures[name] += amount
+
+
+def figures() -> dict[str, int]:
+    with _figures_lock:
+        return dict(sorted(_figures.items()))
+
+
+def write_figures(path: Path, exit_status: int) -> None:
+    payload = {"exit_status": exit_status, "examples_per_property": examples(), "figures": figures()}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def examples(scale: float = 1.0) -> int:
+    """The example budget of one property test: RELIABILITY_EXAMPLES (or the CI default) times `scale`."""
+    base = int(os.environ.get(EXAMPLES_ENV, "") or DEFAULT_EXAMPLES)
+    return max(1, int(base * scale))
+
+
+def fuzz_settings(scale: float = 1.0) -> settings:
+    # No deadline: CI timing is noisy and no test may assert on it. Function-scoped autouse fixtures only set the
+    # same environment variables for every example, so sharing them across examples is harmless.
+    return settings(
+        max_examples=examples(scale),
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+
+
+# ---- deliveries ------------------------------------------------------------------------------------------------
+
+
+def webhook_module() -> Any:
+    return importlib.import_module("functions.clerk_webhook.app")
+
+
+def stream_module() -> Any:
+    return importlib.import_module("functions.connection_stream.app")
+
+
+def invoke(event: dict[str, Any]) -> WebhookResponse:
+    """The real webhook lambda_handler, answering like API Gateway would relay it."""
+    raw = webhook_module().lambda_handler(event, FakeLambdaContext())
+    text = raw.get("body") or "{}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {"raw": text}
+    return WebhookResponse(status=raw["statusCode"], body=body, headers=raw.get("headers") or {})
+
+
+def signed_event(
+    secret: str,
+    body: str,
+    *,
+    message_id: str | None = None,
+    timestamp: datetime | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A delivery exactly as Svix sends it: signed now (or at `timestamp`) with the real svix signer."""
+    return http_api_event(
+        body, svix_headers(secret, body, message_id=message_id, timestamp=timestamp), base64_encoded=base64_encoded
+    )
+
+
+def sign_bytes(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The Svix v1 signature over raw bytes, for bodies the svix library cannot sign (it only takes text)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def now_seconds() -> int:
+    return int(datetime.now(tz=UTC).timestamp())
+
+
+# ---- the table ---------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def dynamodb_resource() -> Any:
+    """One resource for the whole run (building one costs milliseconds); it talks to whichever moto mock is active."""
+    return boto3.resource("dynamodb")
+
+
+def scan_items(table_name: str = TABLE_NAME) -> list[dict[str, Any]]:
+    """Every item, paged, as plain Python values."""
+    table = dynamodb_resource().Table(table_name)
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+TableState = dict[tuple[str, str], dict[str, Any]]
+
+
+def table_state(table_name: str = TABLE_NAME, *, ignore: Iterable[str] = WALL_CLOCK_ATTRIBUTES) -> TableState:
+    """The table keyed by (pk, sk), without the attributes that only record when a write happened."""
+    ignored = set(ignore)
+    return {
+        (item["pk"], item["sk"]): {name: value for name, value in item.items() if name not in ignored}
+        for item in scan_items(table_name)
+    }
+
+
+def rows_lost(expected: TableState, actual: TableState) -> int:
+    """Rows of `expected` missing or different in `actual`, plus rows `actual` has that `expected` lacks; counted."""
+    lost = sum(1 for key, row in expected.items() if actual.get(key) != row)
+    extra = sum(1 for key in actual if key not in expected)
+    count("rows.compared", len(expected))
+    count("rows.lost", lost + extra)
+    return lost + extra
+
+
+# ---- the data contract -------------------------------------------------------------------------------------------
+
+_CLERK_ID = re.compile(r"\A[A-Za-z0-9_\-]{1,128}\Z")
+_ISO_MILLIS = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
+PLATFORMS = frozenset({"twitter", "instagram", "tiktok"})
+CONNECTION_STATUSES = frozenset({"connected", "disconnected", "expired", "error"})
+TOMBSTONE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "deletedAt"})
+PROFILE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "version"})
+CONNECTION_ATTRIBUTES = frozenset(
+    {
+        "pk",
+        "sk",
+        "userId",
+        "platform",
+        "externalAccountId",
+        "connectionStatus",
+        "platformUserId",
+        "platformUsername",
+        "connectedAt",
+        "updatedAt",
+        "lastSyncAt",
+        "errorCount",
+        "lastError",
+        "lastErrorAt",
+        "version",
+        "accountVersion",
+        "metadata",
+    }
+)
+METADATA_KEYS = frozenset(
+    {
+        "email",
+        "firstName",
+        "lastName",
+        "imageUrl",
+        "provider",
+        "clerkAccountId",
+        "verificationStatus",
+        "approvedScopes",
+    }
+)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, Decimal) and value == value.to_integral_value() and value >= 0
+
+
+def contract_violations(items: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every way the items break the data contract other services read (empty when they all follow it)."""
+    problems: list[str] = []
+    for item in items:
+        pk, sk = str(item.get("pk")), str(item.get("sk"))
+        where = f"{pk}/{sk}"
+        user_id = pk.removeprefix("USER#")
+        if not pk.startswith("USER#") or not _CLERK_ID.match(user_id) or item.get("userId") != user_id:
+            problems.append(f"{where}: key and userId disagree or the id is not a Clerk id")
+        if sk == "PROFILE":
+            problems.extend(f"{where}: {p}" for p in _profile_problems(item))
+        elif sk.startswith("CONNECTION#"):
+            problems.extend(f"{where}: {p}" for p in _connection_problems(item, sk))
+        else:
+            problems.append(f"{where}: unknown item type")
+    return problems
+
+
+def _profile_problems(item: Mapping[str, Any]) -> list[str]:
+    status = item.get("profileStatus")
+    if status == "deleted":
+        extra = set(item) - TOMBSTONE_ATTRIBUTES
+        return [f"tombstone carries {sorted(extra)}"] if extra else []
+    if status != "active":
+        return [f"profileStatus {status!r}"]
+    problems = [f"profile carries {sorted(set(item) - PROFILE_ATTRIBUTES)}"] if set(item) - PROFILE_ATTRIBUTES else []
+    if not _is_count(item.get("version")):
+        problems.append("profile version is not an integer")
+    return problems
+
+
+def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
+    problems: list[str] = []
+    parts = sk.split("#")
+    if len(parts) != 3 or parts[1] not in PLATFORMS or not _CLERK_ID.match(parts[2]):
+        return [f"malformed sort key {sk!r}"]
+    if item.get("platform") != parts[1] or item.get("externalAccountId") != parts[2]:
+        problems.append("platform/externalAccountId disagree with the key")
+    if item.get("connectionStatus") not in CONNECTION_STATUSES:
+        problems.append(f"connectionStatus {item.get('connectionStatus')!r}")
+    if set(item) - CONNECTION_ATTRIBUTES:
+        problems.append(f"unexpected attributes {sorted(set(item) - CONNECTION_ATTRIBUTES)}")
+    if not _is_count(item.get("errorCount")):
+        problems.append("errorCount is not a non-negative integer")
+    for name in ("connectedAt", "updatedAt", "lastSyncAt", "lastErrorAt"):
+        if name in item and not (isinstance(item[name], str) and _ISO_MILLIS.match(item[name])):
+            problems.append(f"{name} is not ISO-8601 UTC with milliseconds")
+    for name in ("platformUserId", "platformUsername"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            problems.append(f"{name} is not a string")
+    metadata = item.get("metadata")
+    if not isinstance(metadata, dict) or set(metadata) != METADATA_KEYS:
+        problems.append("metadata does not have exactly the contract's keys")
+    elif not isinstance(metadata["approvedScopes"], list) or not all(
+        isinstance(scope, str) for scope in metadata["approvedScopes"]
+    ):
+        problems.append("approvedScopes is not a list of strings")
+    return problems
