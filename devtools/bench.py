@@ -103,9 +103,9 @@ def machine() -> dict[str, object]:
 
 
 def cold_start_rows(environment: dict[str, str], effort: Effort) -> list[Row]:
-    """The budget is judged in the project's environment, where the design measured it; two deployed layouts are
-    shown beside it: their floor is cheaper (no awscrt or pyOpenSSL for botocore to pick up), and today's
-    artifact compiles the layer at every cold start."""
+    """The budget is judged in the project's environment, where the design measured it. Two deployed layouts are
+    shown beside it: their floor is cheaper (no awscrt or pyOpenSSL for botocore to pick up), and a plain
+    `sam build` artifact, which has no bytecode, compiles the layer at every cold start."""
     rows = []
     settings = (
         (project_setting(), True),
