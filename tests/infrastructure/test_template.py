@@ -88,7 +88,7 @@ def test_signing_secret_is_created_empty_and_readable_only_by_the_webhook():
     secret = props("ClerkWebhookSecret")
     assert "SecretString" not in secret and "GenerateSecretString" not in secret
     webhook_env = props("ClerkWebhookFunction")["Environment"]["Variables"]
-    assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": "ClerkWebhookSecret"}
+    assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": "ClerkWebhookSecret", "CLERK_WEBHOOK_SECRET": ""}
     stream_statements = props("ConnectionStreamFunction")["Policies"][0]["Statement"]
     assert not any("secretsmanager" in action for s in stream_statements for action in s["Action"])
 
