@@ -161,10 +161,14 @@ def cpu_rows(
     return rows
 
 
+def _count(number: int, noun: str, plural: str = "") -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {plural or noun + 's'}"
+
+
 def _requests_text(counts: RequestCounts) -> str:
     return (
-        f"{counts.requests} requests, {counts.round_trips} round trips, {counts.writes} writes "
-        f"({counts.conditional_writes} conditional)"
+        f"{_count(counts.requests, 'request')}, {_count(counts.round_trips, 'round trip')}, "
+        f"{_count(counts.writes, 'write')} ({counts.conditional_writes} conditional)"
     )
 
 
@@ -198,9 +202,10 @@ def cleanup_rows(cleanups: list[CleanupRecording]) -> list[Row]:
         rows.append(
             Row(
                 "stream cleanup",
-                f"user deleted with {cleanup.connections} connections",
-                f"{queries} query + {batches} batch writes" + (f" + {others} other" if others else ""),
-                f"1 query + {allowed} batch writes",
+                f"user deleted with {_count(cleanup.connections, 'connection')}",
+                f"{_count(queries, 'query', 'queries')} + {_count(batches, 'batch write')}"
+                + (f" + {others} other" if others else ""),
+                f"1 query + {_count(allowed, 'batch write')}",
                 queries == 1 and batches == allowed and others == 0,
                 asdict(cleanup.counts),
             )
