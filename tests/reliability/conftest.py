@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from social_connections import environment
 
 from devtools.signing import new_secret
@@ -93,3 +98,38 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
     target = os.environ.get(FIGURES_ENV)
     if target:
         write_figures(Path(target), int(exitstatus))
+
+
+_transaction_backups = threading.local()
+
+
+class _OneBackupPerTable:
+    """Stands in for the `copy` module inside moto's DynamoDB backend (see one_table_backup_per_moto_transaction)."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        backups: dict[int, Any] | None = getattr(_transaction_backups, "tables", None)
+        if backups is None or not isinstance(value, Table):
+            return copy.deepcopy(value, memo)
+        if id(value) not in backups:
+            backups[id(value)] = copy.deepcopy(value)
+        return backups[id(value)]
+
+
+@pytest.fixture(autouse=True, scope="package")
+def one_table_backup_per_moto_transaction() -> Iterator[None]:
+    """moto backs a transaction up by deep-copying the table once per action (100 copies for a full transaction,
+    stream included); one copy per table gives the same rollback and keeps large-transaction tests linear."""
+    real_transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        _transaction_backups.tables = {}
+        try:
+            real_transact(self, transact_items)
+        finally:
+            _transaction_backups.tables = None
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dynamodb_models, "copy", _OneBackupPerTable)
+        patch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
+        yield

@@ -215,7 +215,13 @@ class ConnectionsRepository:
             return
 
         chunk_size = MAX_TRANSACTION_ACTIONS - 1
-        chunks = [row_actions[i : i + chunk_size] for i in range(0, len(row_actions), chunk_size)]
+        # Cut from the end, so the last chunk (the one that moves the version) is the full one: the failure counts
+        # (ADD, not idempotent) come last and stay in it, and a redelivery after a half-written plan cannot count a
+        # failure twice (up to 99 of them per event).
+        first = len(row_actions) % chunk_size or chunk_size
+        chunks = [row_actions[:first]] + [
+            row_actions[i : i + chunk_size] for i in range(first, len(row_actions), chunk_size)
+        ]
         for index, chunk in enumerate(chunks):
             is_last = index == len(chunks) - 1
             lock: TransactWriteItemTypeDef
