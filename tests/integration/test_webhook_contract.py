@@ -201,6 +201,18 @@ def test_secret_from_secrets_manager_when_no_direct_secret(table, monkeypatch, i
     parameters.clear_caches()
 
 
+def test_secret_without_a_value_yet_is_500(table, monkeypatch, invoke_webhook):
+    arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook-empty")["ARN"]
+    monkeypatch.delenv("CLERK_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET_ID", arn)
+    parameters.clear_caches()
+    body = to_body(created())
+    response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
+    assert response.status == 500
+    assert response.body == {"error": "webhook receiver is misconfigured"}
+    assert scan_table() == []
+
+
 def test_table_failure_is_503_and_nothing_claims_success(deliver, monkeypatch):
     client = environment.dynamodb_client()
 

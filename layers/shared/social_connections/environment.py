@@ -65,7 +65,11 @@ def signing_secrets() -> str:
     # Imported here: only deployed functions read Secrets Manager, and the import costs cold-start time.
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
-    value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+    try:
+        value = parameters.get_secret(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+    except parameters.GetParameterError as error:
+        # Typically the stack's secret before the operator has set its value: a 500, which Svix retries.
+        raise SecretConfigurationError("cannot read the webhook signing secret from Secrets Manager") from error
     if not isinstance(value, str):
         raise SecretConfigurationError("the webhook signing secret must be a string secret")
     return value
