@@ -42,12 +42,14 @@ _TABLE_REQUEST = create_table_request(TABLE_NAME)
 _TIME_TO_LIVE = table_properties()["TimeToLiveSpecification"]
 
 
-def create_table() -> str:
+def create_table(table_name: str = TABLE_NAME) -> str:
     """The table of template.yaml (read once per session: rebuilding it is frequent here); returns its stream ARN."""
     client = boto3.client("dynamodb")
-    description = client.create_table(**_TABLE_REQUEST)["TableDescription"]
+    request = _TABLE_REQUEST.copy()
+    request["TableName"] = table_name
+    description = client.create_table(**request)["TableDescription"]
     client.update_time_to_live(
-        TableName=TABLE_NAME,
+        TableName=table_name,
         TimeToLiveSpecification={"AttributeName": _TIME_TO_LIVE["AttributeName"], "Enabled": _TIME_TO_LIVE["Enabled"]},
     )
     return description.get("LatestStreamArn", "")
