@@ -1,0 +1,340 @@
+"""Security: constant-time signature comparison, nothing secret or personal in any log line or answer, least-privilege
+IAM in the synthesized template, throttling on the HTTP API, and no CORS."""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import inspect
+import json
+import logging
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+import standardwebhooks.webhooks as standard_webhooks
+from botocore.exceptions import ClientError
+from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+from social_connections import environment
+from social_connections.connection_rules import ConnectionKey
+from social_connections.providers import Platform
+
+from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.signing import http_api_event, new_secret, svix_headers
+from devtools.stream_records import StreamReader
+from devtools.template_table import TEMPLATE_PATH, load_template
+from tests.conftest import FakeLambdaContext, WebhookResponse
+from tests.reliability.support import count, invoke, stream_module, webhook_module
+
+T0 = 1_716_883_200_000
+ACCESS_TOKEN = "ya29.never-log-this-access-token-5c1e"
+REFRESH_TOKEN = "1//never-log-this-refresh-token-77aa"
+ACCOUNT_EMAIL = "ada.private+x@example.org"
+PROFILE_EMAIL = "ada@example.com"
+FAMILY_NAME = "Lovelace"
+
+
+def signed(secret: str, payload: dict[str, Any] | str) -> dict[str, Any]:
+    body = payload if isinstance(payload, str) else to_body(payload)
+    return http_api_event(body, svix_headers(secret, body))
+
+
+def created(user_id: str = "user_sec", *, version: int = T0, event_type: str = "user.created") -> dict[str, Any]:
+    """A snapshot carrying every kind of value that must never reach a log: e-mails, names, OAuth tokens."""
+    account = external_account("eac_sec", "oauth_x", updated_at=version, username="ada_x", email=ACCOUNT_EMAIL)
+    account.update(access_token=ACCESS_TOKEN, refresh_token=REFRESH_TOKEN, token=ACCESS_TOKEN)
+    return user_event(event_type, user_id, updated_at=version, accounts=[account])
+
+
+# ---- constant-time comparison ---------------------------------------------------------------------------------------
+
+
+def test_the_verifier_compares_signatures_in_constant_time_only(table, secret, monkeypatch):
+    assert "hmac.compare_digest(" in inspect.getsource(standard_webhooks.Webhook.verify)
+    comparisons: list[tuple[int, int]] = []
+
+    def recording(expected: bytes, given: bytes) -> bool:
+        comparisons.append((len(expected), len(given)))
+        return hmac.compare_digest(expected, given)
+
+    monkeypatch.setattr(standard_webhooks, "hmac", SimpleNamespace(compare_digest=recording, new=hmac.new))
+    assert invoke(signed(secret, created())).status == 200
+    assert comparisons == [(32, 32)]
+    assert invoke(signed(new_secret(), created(version=T0 + 1))).status == 401
+    assert comparisons == [(32, 32), (32, 32)]
+    # Acceptance rests on compare_digest alone: when it says no, a perfectly signed delivery is refused.
+    monkeypatch.setattr(standard_webhooks, "hmac", SimpleNamespace(compare_digest=lambda *_: False, new=hmac.new))
+    assert invoke(signed(secret, created(version=T0 + 2))).status == 401
+
+
+# ---- nothing secret or personal in the logs -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The most talkative setting template.yaml allows (LogLevel DEBUG) plus Powertools' own debug records."""
+    loggers = [webhook_module().logger, stream_module().logger]
+    levels = [logger.log_level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="aws_lambda_powertools")
+    caplog.set_level(logging.DEBUG, logger="social_connections")
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("debug_logging")
+def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkeypatch, capfd, caplog):
+    answers: list[WebhookResponse] = []
+    signatures: list[str] = []
+
+    def send(event: dict[str, Any]) -> WebhookResponse:
+        signatures.append(event["headers"].get("svix-signature", ""))
+        answers.append(invoke(event))
+        count("security.requests_logged")
+        return answers[-1]
+
+    assert send(signed(secret, created())).status == 200
+    assert send(signed(secret, created(version=T0 + 1, event_type="user.updated"))).status == 200
+    broken = created(version=T0 + 2, event_type="user.updated")
+    broken["data"]["external_accounts"][0]["updated_at"] = ACCOUNT_EMAIL  # a malformed account, reason logged
+    assert send(signed(secret, broken)).status == 200
+    assert send(signed(secret, created(version=T0 + 2, event_type="user.updated"))).status == 200  # duplicate
+    assert send(signed(new_secret(), created(version=T0 + 3))).status == 401
+    tampered = signed(secret, created(version=T0 + 3))
+    tampered["body"] = tampered["body"].replace("ada_x", "eve_x")
+    assert send(tampered).status == 401
+    garbage = {**created(version=T0 + 3), "data": {"id": 7, "email": PROFILE_EMAIL, "token": ACCESS_TOKEN}}
+    assert send(signed(secret, garbage)).status == 400
+    assert send(signed(secret, json.dumps({"not": "json"})[:-1] + PROFILE_EMAIL)).status == 400
+    oversized = created(version=T0 + 3)
+    oversized["data"]["public_metadata"] = {"blob": ACCESS_TOKEN * 10_000}
+    assert send(signed(secret, oversized)).status == 413
+
+    def unavailable(*_: Any, **__: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": ACCOUNT_EMAIL}}, "Query")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(environment.dynamodb_client(), "query", unavailable)
+        assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 503
+    with monkeypatch.context() as patch:
+        patch.setenv("CLERK_WEBHOOK_SECRET", secret.replace("whsec_", "whsec_%"))
+        assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 500
+
+    # The stream function over everything the table emitted, including a deletion's cleanup.
+    reader = StreamReader(boto3.client("dynamodbstreams"), table)
+    for _ in range(3):
+        environment.repository().record_publish_failure("user_sec", ConnectionKey(Platform.TWITTER, "eac_sec"), "401")
+    assert send(signed(secret, deleted_event("user_sec"))).status == 200
+    while records := reader.read():
+        assert stream_module().lambda_handler({"Records": records}, FakeLambdaContext())["batchItemFailures"] == []
+
+    captured = capfd.readouterr()
+    output = "\n".join([captured.out, captured.err, *(record.getMessage() for record in caplog.records), caplog.text])
+    assert "event processed" in output and "webhook signature rejected" in output  # the logs were captured
+    secrets = {
+        "signing secret": secret,
+        "signing key": secret.removeprefix("whsec_"),
+        "access token": ACCESS_TOKEN,
+        "refresh token": REFRESH_TOKEN,
+        "account e-mail": ACCOUNT_EMAIL,
+        "profile e-mail": PROFILE_EMAIL,
+        "family name": FAMILY_NAME,
+        **{f"signature {n}": value.removeprefix("v1,") for n, value in enumerate(signatures) if value},
+    }
+    count("security.log_bytes_scanned", len(output))
+    leaked = [name for name, value in secrets.items() if value and value in output]
+    assert leaked == [], f"logged: {leaked}"
+    # Nor in any answer; and a refusal says nothing about why (no help for forging).
+    assert not [name for name, value in secrets.items() if value and value in json.dumps([a.body for a in answers])]
+    assert {json.dumps(a.body) for a in answers if a.status == 401} == {json.dumps({"error": "invalid signature"})}
+    # Nor in the table: webhooks carry no tokens, and a token that shows up anyway is not stored.
+    items = boto3.resource("dynamodb").Table(environment.table_name()).scan()["Items"]
+    assert ACCESS_TOKEN not in repr(items) and REFRESH_TOKEN not in repr(items)
+
+
+def test_the_template_never_turns_event_logging_on():
+    variables: dict[str, Any] = {}
+    template = load_template()
+    variables.update(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in template["Resources"].values():
+        variables.update(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}))
+    # Powertools would log every event (bodies with e-mails, svix-signature headers) with this set.
+    assert "POWERTOOLS_LOGGER_LOG_EVENT" not in variables
+    assert not variables.get("CLERK_WEBHOOK_SECRET")  # the deployed secret lives in Secrets Manager only
+
+
+# ---- the synthesized template: IAM, throttling, CORS -----------------------------------------------------------------
+
+# IAM actions each DynamoDB API call is authorized by (AWS Service Authorization Reference, Amazon DynamoDB).
+IAM_ACTIONS = {
+    "Query": {"dynamodb:Query"},
+    "GetItem": {"dynamodb:GetItem"},
+    "PutItem": {"dynamodb:PutItem"},
+    "UpdateItem": {"dynamodb:UpdateItem"},
+    "DeleteItem": {"dynamodb:DeleteItem"},
+    "BatchWriteItem": {"dynamodb:BatchWriteItem"},
+    "Scan": {"dynamodb:Scan"},
+}
+TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+STREAM_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+
+
+@pytest.fixture(scope="module")
+def synthesized() -> dict[str, Any]:
+    """template.yaml as CloudFormation receives it after `sam package` (code in S3), translated offline."""
+    template = yaml_parse(TEMPLATE_PATH.read_text(encoding="utf-8"))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://artifacts/function.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = "s3://artifacts/layer.zip"
+
+    class NoManagedPolicyLookup:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        return dict(transform(copy.deepcopy(template), {}, NoManagedPolicyLookup()))
+
+
+def used_iam_actions(calls: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    actions: set[str] = set()
+    for operation, params in calls:
+        if operation == "TransactWriteItems":
+            actions |= {TRANSACTION_ACTIONS[next(iter(item))] for item in params["TransactItems"]}
+        else:
+            actions |= IAM_ACTIONS[operation]
+    return actions
+
+
+def statements_of(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [statement for policy in role["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return list(action) if isinstance(action, list) else [action]
+
+
+def observed_calls(table: str, secret: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Every DynamoDB call each function makes over a story that takes all their write paths."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    environment.dynamodb_client().meta.events.register(
+        "provide-client-params.dynamodb", lambda params, model, **_: calls.append((model.name, dict(params)))
+    )
+    reader = StreamReader(boto3.client("dynamodbstreams"), table)
+    many = [external_account(f"eac_{i:03d}", "oauth_x", updated_at=T0) for i in range(101)]
+    malformed = {**many[0], "updated_at": None}
+    for payload in (
+        user_event("user.created", "user_iam", updated_at=T0, accounts=many),  # two transactions, condition check
+        user_event("user.updated", "user_iam", updated_at=T0 + 1, accounts=many),  # no change: one update
+        user_event("user.updated", "user_iam", updated_at=T0 + 1, accounts=many),  # duplicate: a read only
+        user_event("user.updated", "user_iam", updated_at=T0 + 2, accounts=[malformed]),  # failures, disconnects
+        user_event("user.created", "user_other", updated_at=T0, accounts=many[:2]),
+        deleted_event("user_iam"),  # tombstone: a conditional put
+    ):
+        assert invoke(signed(secret, payload)).status == 200
+    webhook_calls = list(calls)
+    for _ in range(3):  # another service's recorded failures: the stream function moves the row to error
+        environment.repository().record_publish_failure("user_other", ConnectionKey(Platform.TWITTER, "eac_000"), "x")
+    calls.clear()
+    while records := reader.read():
+        assert stream_module().lambda_handler({"Records": records}, FakeLambdaContext())["batchItemFailures"] == []
+    return {"ClerkWebhookFunction": webhook_calls, "ConnectionStreamFunction": list(calls)}
+
+
+def test_each_role_may_do_exactly_what_its_function_does_on_the_table_only(table, secret, synthesized):
+    calls = observed_calls(table, secret)
+    assert used_iam_actions(calls["ConnectionStreamFunction"]) >= {"dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
+    resources = synthesized["Resources"]
+    for function, made in calls.items():
+        statements = statements_of(resources[f"{function}Role"]["Properties"])
+        granted: set[str] = set()
+        for statement in statements:
+            actions = actions_of(statement)
+            assert statement["Effect"] == "Allow"
+            assert not any("*" in action for action in actions), f"{function}: wildcard action in {actions}"
+            assert statement["Resource"] != "*", f"{function}: {actions} on every resource"
+            if any(action.startswith("dynamodb:") for action in actions):
+                assert statement["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}, statement
+                granted |= set(actions)
+        needed = used_iam_actions(made)
+        assert granted == needed, (
+            f"{function} may {sorted(granted - needed)} without need, lacks {sorted(needed - granted)}"
+        )
+        count("security.iam_actions_checked", len(granted))
+
+
+def test_secret_access_and_other_grants_are_scoped(synthesized):
+    resources = synthesized["Resources"]
+    webhook = resources["ClerkWebhookFunctionRole"]["Properties"]
+    stream = resources["ConnectionStreamFunctionRole"]["Properties"]
+    assert webhook["ManagedPolicyArns"] == [BASIC_EXECUTION]
+    # AWS's managed stream policy only reads streams (DescribeStream, GetRecords...): what the event source needs.
+    assert sorted(stream["ManagedPolicyArns"]) == sorted([BASIC_EXECUTION, STREAM_EXECUTION])
+    secret_reads = [
+        (actions_of(s), s["Resource"])
+        for role in (webhook, stream)
+        for s in statements_of(role)
+        if any(action.startswith("secretsmanager:") for action in actions_of(s))
+    ]
+    assert secret_reads == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkWebhookSecret"})]
+    queue_writes = [(actions_of(s), s["Resource"]) for s in statements_of(stream) if "sqs:" in json.dumps(s["Action"])]
+    assert queue_writes == [(["sqs:SendMessage"], {"Fn::GetAtt": ["StreamDeadLetterQueue", "Arn"]})]
+    policies = [name for name, r in resources.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy")]
+    assert sorted(policies) == ["ClerkWebhookFunctionRole", "ConnectionStreamFunctionRole"]
+    for role in (webhook, stream):
+        principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
+        assert principals == [{"Service": ["lambda.amazonaws.com"]}]
+    permission = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission")["Properties"]
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"][0].endswith("/POST/webhooks/clerk")  # only the webhook route
+
+
+def test_the_http_api_is_throttled_on_its_one_route(synthesized):
+    resources = synthesized["Resources"]
+    stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert len(stages) == 1
+    settings = stages[0]["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert not stages[0].get("RouteSettings"), "a route with its own settings could escape the throttle"
+    parameters = load_template()["Parameters"]
+    rate, burst = parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]
+    assert 0 < rate <= burst
+    api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]
+    assert list(api["Body"]["paths"]) == ["/webhooks/clerk"]
+    assert list(api["Body"]["paths"]["/webhooks/clerk"]) == ["post"]
+    # Access logs record who called and the status, never headers or bodies (signatures, e-mails).
+    assert "$request" not in stages[0]["AccessLogSettings"]["Format"]
+
+
+def test_no_cors_anywhere(synthesized, table, secret):
+    api = next(r for r in synthesized["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]
+    assert "CorsConfiguration" not in api
+    assert "x-amazon-apigateway-cors" not in json.dumps(api)
+    assert "Cors" not in json.dumps(load_template().get("Globals", {}))
+    preflight = http_api_event("", {"origin": "https://evil.example", "access-control-request-method": "POST"})
+    preflight["requestContext"]["http"]["method"] = "OPTIONS"
+    preflight["routeKey"] = "OPTIONS /webhooks/clerk"
+    unsigned = http_api_event("{}", {"origin": "https://evil.example"})
+    valid = signed(secret, created())
+    answers = [
+        invoke({**event, "headers": {**event["headers"], "origin": "https://evil.example"}})
+        for event in (preflight, unsigned, valid)
+    ]
+    assert [answer.status for answer in answers] == [404, 401, 200]
+    for answer in answers:
+        assert not [name for name in answer.headers if name.lower().startswith("access-control-")]
