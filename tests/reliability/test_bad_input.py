@@ -12,6 +12,7 @@ import gzip
 import itertools
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -180,6 +181,7 @@ def test_unsigned_requests_are_refused_before_any_table_access(shared_account, e
 # ---- 2. a valid delivery, mutated: never accepted unless the mutation kept it validly signed ---------------------
 
 MUTATION_HEADERS = ("id", "timestamp", "signature")
+BASE64_NOISE = re.compile(r"[^A-Za-z0-9+/]")
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,19 @@ class MutableDelivery:
         return event
 
 
+def carries_signature(header: str, expected: bytes) -> bool:
+    """Whether a `v1,<base64>` entry of the header holds these signature bytes. Characters outside the base64
+    alphabet are dropped first, as the verifier's lenient decoding does: noise around a genuine HMAC forges nothing."""
+    for entry in header.split(" "):
+        version, _, value = entry.partition(",")
+        try:
+            if version == "v1" and base64.b64decode(BASE64_NOISE.sub("", value) + "==") == expected:
+                return True
+        except ValueError:  # not decodable at all: certainly not these bytes
+            continue
+    return False
+
+
 def validly_signed(secret: str, event: dict[str, Any]) -> bool:
     """An independent statement of the Svix rule: HMAC of `id.timestamp.body` under the secret, within 5 minutes."""
     try:
@@ -349,7 +364,7 @@ def validly_signed(secret: str, event: dict[str, Any]) -> bool:
         expected = sign_bytes(secret, message_id, whole, body)
     except UnicodeEncodeError:
         return False
-    return expected in signatures.split(" ")
+    return carries_signature(signatures, base64.b64decode(expected.removeprefix("v1,")))
 
 
 @fuzz_settings(scale=2)
