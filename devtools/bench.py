@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,6 @@ from devtools.bench_scenarios import (
 from devtools.signing import new_secret
 
 DEFAULT_JSON: Final = REPO_ROOT / ".bench" / "bench-results.json"
-DEPLOYED_DIR: Final = REPO_ROOT / ".bench" / "deployed"
 
 # The design's budgets.
 IMPORT_RATIO_MAX: Final = 1.30
@@ -107,14 +107,19 @@ def cold_start_rows(environment: dict[str, str], effort: Effort) -> list[Row]:
     shown beside it: their floor is cheaper (no awscrt or pyOpenSSL for botocore to pick up), and a plain
     `sam build` artifact, which has no bytecode, compiles the layer at every cold start."""
     rows = []
-    settings = (
-        (project_setting(), True),
-        (deployed_setting(DEPLOYED_DIR, bytecode=True), False),
-        (deployed_setting(DEPLOYED_DIR, bytecode=False), False),
-    )
-    for setting, judged in settings:
+    # A fresh directory per run: a concurrent run (the smoke test of a `make test`) must not swap files under us.
+    with tempfile.TemporaryDirectory(prefix="bench-deployed-") as scratch:
+        settings = (
+            (project_setting(), True),
+            (deployed_setting(Path(scratch), bytecode=True), False),
+            (deployed_setting(Path(scratch), bytecode=False), False),
+        )
+        measured = [
+            (setting, judged, measure_import_times(environment, effort.import_repetitions, setting))
+            for setting, judged in settings
+        ]
+    for setting, judged, times in measured:
         section = f"cold start, {setting.label}"
-        times = measure_import_times(environment, effort.import_repetitions, setting)
         floor = times.median_ms("boto3")
         rows.append(
             Row(
