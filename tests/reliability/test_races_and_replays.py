@@ -26,7 +26,7 @@ from social_connections.sync import apply_snapshot
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.signing import http_api_event, new_message_id, svix_headers
-from devtools.stream_records import lambda_record
+from devtools.stream_records import StreamReader
 from tests.conftest import TABLE_NAME, FakeLambdaContext
 from tests.reliability.conftest import create_table
 from tests.reliability.support import (
@@ -127,7 +127,7 @@ class RaceLab:
     secret: str
     lock: threading.RLock = field(default_factory=threading.RLock)
     conflicts: int = 0
-    reader: ResumingStreamReader | None = None
+    reader: LockedStreamReader | None = None
 
     def make_atomic(self, client: Any) -> None:
         """Every request of `client` holds the moto lock for its whole duration (reaching into botocore on purpose)."""
@@ -156,7 +156,7 @@ class RaceLab:
         arn = boto3.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
         streams = boto3.client("dynamodbstreams")
         self.make_atomic(streams)
-        self.reader = ResumingStreamReader(streams, arn, self.lock)  # one position on the stream for the whole test
+        self.reader = LockedStreamReader(StreamReader(streams, arn), self.lock)  # one stream position per test
 
     def stream_poller(self) -> StreamPoller:
         assert self.reader is not None
@@ -174,43 +174,27 @@ class RaceLab:
         return status
 
 
-class ResumingStreamReader:
-    """Reads the table's stream from where it left off, with a fresh shard iterator each time, holding the moto lock.
+class LockedStreamReader:
+    """The stream read under the moto lock: iterator and records in one atomic step.
 
-    moto rolls a cancelled transaction back by swapping the table for a copy, which strands shard iterators on the
-    discarded copy, with the cancelled transaction's records in it (AWS has neither problem). Taking the iterator and
-    reading it under one lock, after the last sequence number read, always reads the live shard.
+    moto rolls a cancelled transaction back by swapping in a copy of the table, stream shard included; an iterator
+    taken just before reads the discarded copy, with the cancelled transaction's records in it (AWS has neither
+    problem). StreamReader already takes a fresh iterator after its last sequence number on every read.
     """
 
-    def __init__(self, client: Any, stream_arn: str, lock: threading.RLock) -> None:
-        self._client = client
-        self._arn = stream_arn
+    def __init__(self, reader: StreamReader, lock: threading.RLock) -> None:
+        self._reader = reader
         self._lock = lock
-        self._last: dict[str, str] = {}
 
     def read(self) -> list[dict[str, Any]]:
         with self._lock:
-            return self._read()
-
-    def _read(self) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = []
-        for shard in self._client.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", []):
-            shard_id = shard["ShardId"]
-            position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
-            if shard_id in self._last:
-                position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last[shard_id]}
-            iterator = self._client.get_shard_iterator(StreamArn=self._arn, ShardId=shard_id, **position)
-            raw = self._client.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
-            if raw:
-                self._last[shard_id] = raw[-1]["dynamodb"]["SequenceNumber"]
-            records.extend(lambda_record(dict(record), self._arn) for record in raw)
-        return records
+            return self._reader.read()
 
 
 class StreamPoller:
     """The stream function fed from the table's stream by a thread, like the event source mapping."""
 
-    def __init__(self, reader: ResumingStreamReader) -> None:
+    def __init__(self, reader: LockedStreamReader) -> None:
         self._reader = reader
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
