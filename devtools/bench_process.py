@@ -226,17 +226,6 @@ def measure_fresh_process(
     return FreshProcess(**result)
 
 
-@dataclass
-class _ChildContext:
-    function_name: str = "bench"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 def _peak_rss_kib() -> int:
     """This process image's peak RSS: VmHWM where Linux has it, else getrusage's ru_maxrss.
 
@@ -260,11 +249,12 @@ def _peak_rss_child(spec_path: str, result_path: str) -> None:
     from social_connections import environment  # noqa: PLC0415
 
     from devtools.bench_replay import RecordedResponse, ResponseReplayer  # noqa: PLC0415
+    from devtools.fake_aws import LambdaContextStub  # noqa: PLC0415
 
     replayer = ResponseReplayer([RecordedResponse.from_json(item) for item in spec["responses"]])
     before_event = time.process_time()
     replayer.attach(environment.dynamodb_client())
-    response = app.lambda_handler(spec["event"], _ChildContext())
+    response = app.lambda_handler(spec["event"], LambdaContextStub(function_name="bench"))
     handled = time.process_time()
     result = {
         "max_rss_kib": _peak_rss_kib(),

@@ -33,28 +33,18 @@ from devtools.bench_replay import (
     ResponseReplayer,
 )
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.fake_aws import DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
 from devtools.signing import http_api_event, new_message_id, svix_headers
 from devtools.template_table import create_connections_table, load_template
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 TABLE_NAME: Final = "connections-bench"
-REGION: Final = "us-east-1"
 WEBHOOK_MODULE: Final = "functions.clerk_webhook.app"
 STREAM_MODULE: Final = "functions.connection_stream.app"
 # Nothing may leave the machine: a request the replay does not answer goes to a closed loopback port and fails.
 UNREACHABLE_ENDPOINT: Final = "http://127.0.0.1:9"
 T0: Final = 1_716_883_200_000
 CLEANUP_SIZES: Final = (1, 30, 300)
-
-_FAKE_AWS: Final = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 
 def function_environment(secret: str) -> dict[str, str]:
@@ -73,26 +63,13 @@ def function_environment(secret: str) -> dict[str, str]:
         elif isinstance(value, str) and value not in template["Resources"]:
             resolved[name] = value
     resolved.pop("CLERK_WEBHOOK_SECRET_ID", None)
-    return {**resolved, **_FAKE_AWS, "TABLE_NAME": TABLE_NAME, "CLERK_WEBHOOK_SECRET": secret}
+    return {**resolved, **DUMMY_AWS_ENVIRONMENT, "TABLE_NAME": TABLE_NAME, "CLERK_WEBHOOK_SECRET": secret}
 
 
 def apply_environment(values: Mapping[str, str]) -> None:
     os.environ.update(values)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(name, None)
-
-
-@dataclass
-class BenchLambdaContext:
-    """The context attributes Powertools reads."""
-
-    function_name: str = "bench"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
 
 
 # ---- webhook scenarios ---------------------------------------------------------------------------------------------
@@ -145,7 +122,7 @@ class Recording:
 
 
 def _webhook_response(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    raw = module.lambda_handler(event, BenchLambdaContext())
+    raw = module.lambda_handler(event, LambdaContextStub(function_name="bench"))
     return int(raw["statusCode"]), json.loads(raw.get("body") or "{}")
 
 
@@ -256,7 +233,7 @@ def record_cleanups(sizes: tuple[int, ...] = CLEANUP_SIZES) -> list[CleanupRecor
             counter.reset()
             recorder.take()
             event = tombstone_stream_event(user_id, stream_arn)
-            response = stream.lambda_handler(event, BenchLambdaContext())
+            response = stream.lambda_handler(event, LambdaContextStub(function_name="bench"))
             key = {":pk": user_pk(user_id)}
             left = table.query(KeyConditionExpression="pk = :pk", ExpressionAttributeValues=key)["Count"]
             if response.get("batchItemFailures") or left != 1:
@@ -300,7 +277,7 @@ def measure_warm_cpu(
     client_timer.attach(environment.dynamodb_client())
     webhook = importlib.import_module(WEBHOOK_MODULE)
     event = scenario.event(secret)
-    context = BenchLambdaContext()
+    context = LambdaContextStub(function_name="bench")
     status, body = _webhook_response(webhook, event)
     if status != 200 or body.get("outcome") != scenario.outcome:
         raise RuntimeError(f"replayed {scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")

@@ -18,10 +18,8 @@ import socket
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final, Self
@@ -33,6 +31,7 @@ from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
 from social_connections import environment
 
+from devtools.fake_aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
 from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
 from devtools.local_stream import StreamPoller
 from devtools.local_template import FunctionSpec, HttpRoute, LocalTemplate, References, read_template
@@ -42,34 +41,9 @@ from devtools.template_table import TABLE_LOGICAL_ID, TEMPLATE_PATH, create_conn
 
 logger = logging.getLogger("local-stack")
 
-REGION: Final = "us-east-1"
-ACCOUNT_ID: Final = "123456789012"  # moto's default account
 WEBHOOK_FUNCTION: Final = "ClerkWebhookFunction"
 DEFAULT_PORT: Final = 3000
 DEFAULT_POLL_SECONDS: Final = 0.25
-_DUMMY_AWS_ENVIRONMENT: Final = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
-
-@dataclass
-class LocalLambdaContext:
-    """The context attributes Powertools reads, with the function's real timeout counting down."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    deadline: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 class LocalFunction:
@@ -81,18 +55,19 @@ class LocalFunction:
     def __init__(self, spec: FunctionSpec) -> None:
         self.spec = spec
         self.arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.logical_id}"
-        self._handler: Callable[[dict[str, Any], LocalLambdaContext], Any] | None = None
+        self._handler: Callable[[dict[str, Any], LambdaContextStub], Any] | None = None
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._invocation_lock:
             if self._handler is None:
                 self._handler = getattr(importlib.import_module(self.spec.module), self.spec.handler)
             started = time.monotonic()
-            context = LocalLambdaContext(
+            context = LambdaContextStub(
                 function_name=self.spec.logical_id,
                 memory_limit_in_mb=self.spec.memory_mb,
                 invoked_function_arn=self.arn,
-                deadline=started + self.spec.timeout_seconds,
+                timeout_seconds=self.spec.timeout_seconds,
+                started=started,
             )
             result = self._handler(event, context)
             elapsed = time.monotonic() - started
@@ -285,7 +260,7 @@ class LocalStack:
         }
         # The secret is read from Secrets Manager as in the deployed stack, not from the direct variable.
         self._set_environment({**unset, "CLERK_WEBHOOK_SECRET": None, "AWS_ENDPOINT_URL": self.endpoint_url})
-        self._set_environment(_DUMMY_AWS_ENVIRONMENT)
+        self._set_environment(DUMMY_AWS_ENVIRONMENT)
 
     def _reset_moto(self) -> None:
         # moto's documented reset endpoint; a loopback URL this class built, hence the S310 waivers.

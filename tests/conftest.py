@@ -17,21 +17,15 @@ from moto import mock_aws
 from social_connections import environment
 
 from devtools.clerk_payloads import to_body
+from devtools.fake_aws import DUMMY_AWS_ENVIRONMENT, LambdaContextStub
 from devtools.signing import http_api_event, new_secret, svix_headers
 from devtools.template_table import create_connections_table
 
 TABLE_NAME = "connections-test"
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+# Handlers get the same context stub as in the local stack and the benchmarks.
+FakeLambdaContext = LambdaContextStub
 
 
 @dataclass
@@ -62,11 +56,7 @@ class CallCounter:
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **DUMMY_AWS_ENVIRONMENT,
         "TABLE_NAME": TABLE_NAME,
         "POWERTOOLS_SERVICE_NAME": "clerk-social-connections-test",
         "POWERTOOLS_METRICS_NAMESPACE": "ClerkSocialConnectionsTest",

@@ -19,7 +19,8 @@ from moto.dynamodb.models import dynamodb_backends
 
 from devtools import send
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.local_stack import ACCOUNT_ID, REGION, LocalStack, start_local_stack
+from devtools.fake_aws import ACCOUNT_ID, REGION
+from devtools.local_stack import LocalStack, start_local_stack
 from devtools.local_stream import compile_filters, matches_any
 from devtools.local_template import read_template
 from devtools.send import deliver
