@@ -10,7 +10,7 @@ from social_connections import environment
 from social_connections.clerk_events import ClerkUser
 from social_connections.connection_rules import ConnectionKey, desired_state, plan_sync
 from social_connections.providers import Platform
-from social_connections.repository import ConcurrentModificationError
+from social_connections.repository import ConcurrentModificationError, StoredUser
 from social_connections.sync import apply_snapshot
 
 from devtools.clerk_payloads import deleted_event, external_account, user_event
@@ -282,9 +282,19 @@ def test_racing_deliveries_converge_to_the_newest_snapshot(deliver, attempt):
     assert user_rows(USER)["PROFILE"]["version"] == Decimal(T0 + 20)
 
 
+def write_from_stale_read(user: ClerkUser, stale_read: StoredUser) -> None:
+    """What a delivery that read before another writer committed would write, if nothing stopped it."""
+    environment.repository().write_snapshot(
+        USER,
+        plan_sync(desired_state(user), stale_read.connections),
+        version=user.updated_at,
+        expected=stale_read.profile,
+        synced_at="2024-05-28T08:00:00.000Z",
+    )
+
+
 def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
     """A writer that read before another committed must re-read, not write its stale diff."""
-
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     repository = environment.repository()
     newest = ClerkUser.model_validate(snapshot(T0 + 20, x_account(), ig_account(updated_at=T0 + 20))["data"])
@@ -292,32 +302,19 @@ def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
     stale_read = repository.read_user(USER)
     apply_snapshot(repository, middle)
     with pytest.raises(ConcurrentModificationError):
-        repository.write_snapshot(
-            USER,
-            plan_sync(desired_state(newest), stale_read.connections),
-            version=newest.updated_at,
-            expected=stale_read.profile,
-            synced_at="2024-05-28T08:00:00.000Z",
-        )
+        write_from_stale_read(newest, stale_read)
     apply_snapshot(repository, newest)
     assert statuses() == {X: "connected", IG: "connected", TT: "disconnected"}
 
 
 def test_snapshot_racing_a_deletion_leaves_no_new_rows(deliver):
-
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     repository = environment.repository()
     update = ClerkUser.model_validate(snapshot(T0 + 1, x_account(), ig_account())["data"])
     read_before_delete = repository.read_user(USER)
     deliver(deleted_event(USER))
     with pytest.raises(ConcurrentModificationError):
-        repository.write_snapshot(
-            USER,
-            plan_sync(desired_state(update), read_before_delete.connections),
-            version=update.updated_at,
-            expected=read_before_delete.profile,
-            synced_at="2024-05-28T08:00:00.000Z",
-        )
+        write_from_stale_read(update, read_before_delete)
     assert IG not in user_rows(USER)
 
 

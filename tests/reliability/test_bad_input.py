@@ -612,9 +612,9 @@ def replaced(payload: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict
     return result
 
 
-# Fields a wrong type must make the whole event a 400: what keys, orders or classifies it (and the deletion flag).
+# Fields a wrong type must make the whole event a 400: what keys, orders or classifies it.
 STRICT_PATHS = {("data",), ("data", "id"), ("data", "updated_at"), ("data", "external_accounts")}
-DELETION_STRICT_PATHS = {("type",), ("data",), ("data", "id"), ("data", "deleted")}
+DELETION_STRICT_PATHS = {("type",), ("data",), ("data", "id")}
 
 
 def connection_rows(user_id: str) -> dict[str, dict[str, Any]]:

@@ -36,7 +36,6 @@ class DeletedUser(_Lenient):
     """`data` of user.deleted: only the id (and, since 2025-11, an optional external_id); no updated_at."""
 
     id: ClerkId
-    deleted: bool = True
 
 
 class UserSnapshotEvent(_Lenient):

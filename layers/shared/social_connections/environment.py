@@ -23,7 +23,8 @@ DEFAULT_ERROR_THRESHOLD: Final = 3
 SECRET_MAX_AGE_SECONDS: Final = 300
 
 # Svix gives up on a delivery after 15 s: 3 attempts of at most 1 s connect + 2 s read, plus standard-mode backoff,
-# keep one call within about 10 s, and the function timeout (12 s) bounds the whole request below 15 s.
+# keep one call within about 12 s (tests/reliability computes it), and the function timeout (12 s) bounds the whole
+# request below 15 s.
 DYNAMODB_CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=1,
