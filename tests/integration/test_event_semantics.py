@@ -228,13 +228,18 @@ def test_malformed_account_without_row_or_id_is_skipped(deliver):
     assert statuses() == {IG: "connected"}
 
 
-def test_stream_owned_error_state_survives_unchanged_account(deliver):
+def x_connected_then_failing(deliver) -> None:
+    """X linked, then three publish failures and the stream function's move to `error`."""
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     repository = environment.repository()
     key = ConnectionKey(Platform.TWITTER, "eac_x")
     for _ in range(3):
         repository.record_publish_failure(USER, key, "HTTP 401 from the X API")
     assert repository.mark_error(USER, key, threshold=3)
+
+
+def test_stream_owned_error_state_survives_unchanged_account(deliver):
+    x_connected_then_failing(deliver)
     deliver(snapshot(T0 + 1, x_account(), ig_account()))
     x = user_rows(USER)[X]
     assert x["connectionStatus"] == "error"
@@ -242,12 +247,7 @@ def test_stream_owned_error_state_survives_unchanged_account(deliver):
 
 
 def test_reverification_clears_error_count(deliver):
-    deliver(snapshot(T0, x_account(), event_type="user.created"))
-    repository = environment.repository()
-    key = ConnectionKey(Platform.TWITTER, "eac_x")
-    for _ in range(3):
-        repository.record_publish_failure(USER, key, "token revoked")
-    repository.mark_error(USER, key, threshold=3)
+    x_connected_then_failing(deliver)
     deliver(snapshot(T0 + 50, x_account(updated_at=T0 + 50)))
     x = user_rows(USER)[X]
     assert x["connectionStatus"] == "connected"
