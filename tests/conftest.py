@@ -75,12 +75,27 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> str:
     return value
 
 
+def _refuse_empty_expression_maps(params: Any, **_: Any) -> None:
+    """DynamoDB rejects an empty ExpressionAttributeNames/Values map (moto does not): fail the test as AWS would."""
+    if isinstance(params, dict):
+        for name, value in params.items():
+            if name in {"ExpressionAttributeNames", "ExpressionAttributeValues"} and value == {}:
+                raise AssertionError(f"{name} must not be empty (DynamoDB answers ValidationException)")
+            _refuse_empty_expression_maps(value)
+    elif isinstance(params, list):
+        for value in params:
+            _refuse_empty_expression_maps(value)
+
+
 @pytest.fixture
 def table(aws_environment: None) -> Iterator[str]:
     """The connections table (from template.yaml) in moto; yields its stream ARN."""
     with mock_aws():
         environment.reset()
         stream_arn = create_connections_table(boto3.client("dynamodb"), TABLE_NAME)
+        environment.dynamodb_client().meta.events.register(
+            "provide-client-params.dynamodb", _refuse_empty_expression_maps
+        )
         yield stream_arn
         environment.reset()
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import (
         AttributeValueTypeDef,
+        ConditionCheckTypeDef,
         QueryInputTypeDef,
         TransactWriteItemTypeDef,
         UpdateTypeDef,
@@ -190,20 +191,21 @@ class ConnectionsRepository:
             if failure.key is not None:
                 row_actions.append({"Update": self._failure_action(user_id, failure.key, failure.reason, synced_at)})
 
-        lock_condition, lock_names, lock_values = _profile_lock(expected)
+        lock = _profile_lock(self._table, {"pk": _s(user_pk(user_id)), "sk": _s(PROFILE_SK)}, expected)
         profile_update: UpdateTypeDef = {
             "TableName": self._table,
-            "Key": {"pk": _s(user_pk(user_id)), "sk": _s(PROFILE_SK)},
+            "Key": lock["Key"],
             "UpdateExpression": "SET userId = :uid, profileStatus = :active, version = :version",
-            "ConditionExpression": lock_condition,
-            "ExpressionAttributeNames": lock_names,
+            "ConditionExpression": lock["ConditionExpression"],
             "ExpressionAttributeValues": {
-                **lock_values,
+                **lock.get("ExpressionAttributeValues", {}),
                 ":uid": _s(user_id),
                 ":active": _s(ProfileStatus.ACTIVE),
                 ":version": _n(version),
             },
         }
+        if "ExpressionAttributeNames" in lock:
+            profile_update["ExpressionAttributeNames"] = lock["ExpressionAttributeNames"]
         if not row_actions:
             # The common no-change update: one conditional write, no transaction (half the write units).
             try:
@@ -222,24 +224,12 @@ class ConnectionsRepository:
         chunks = [row_actions[:first]] + [
             row_actions[i : i + chunk_size] for i in range(first, len(row_actions), chunk_size)
         ]
+        # Earlier chunks only check the lock; the version moves with the last chunk, so a half-written plan is never
+        # mistaken for an applied one and a redelivery finishes it.
+        check_lock: TransactWriteItemTypeDef = {"ConditionCheck": lock}
+        move_version: TransactWriteItemTypeDef = {"Update": profile_update}
         for index, chunk in enumerate(chunks):
-            is_last = index == len(chunks) - 1
-            lock: TransactWriteItemTypeDef
-            if is_last:
-                lock = {"Update": profile_update}
-            else:
-                # Earlier chunks only check the lock; the version moves with the last chunk, so a half-written
-                # plan is never mistaken for an applied one and a redelivery finishes it.
-                lock = {
-                    "ConditionCheck": {
-                        "TableName": self._table,
-                        "Key": {"pk": _s(user_pk(user_id)), "sk": _s(PROFILE_SK)},
-                        "ConditionExpression": lock_condition,
-                        "ExpressionAttributeNames": lock_names,
-                        "ExpressionAttributeValues": lock_values,
-                    }
-                }
-            self._transact([lock, *chunk], user_id)
+            self._transact([move_version if index == len(chunks) - 1 else check_lock, *chunk], user_id)
 
     def _transact(self, actions: Sequence[TransactWriteItemTypeDef], user_id: str) -> None:
         try:
@@ -443,24 +433,20 @@ class ConnectionsRepository:
 
 
 def _profile_lock(
-    expected: StoredProfile | None,
-) -> tuple[str, dict[str, str], dict[str, AttributeValueTypeDef]]:
-    if expected is None:
-        return "attribute_not_exists(pk)", {}, {}
-    if expected.version is None:
-        return (
-            "attribute_not_exists(#v) AND profileStatus = :lock_active",
-            {"#v": "version"},
-            {":lock_active": _s(ProfileStatus.ACTIVE)},
-        )
-    return (
-        "#v = :lock_version AND profileStatus = :lock_active",
-        {"#v": "version"},
-        {
-            ":lock_version": _n(expected.version),
-            ":lock_active": _s(ProfileStatus.ACTIVE),
-        },
-    )
+    table: str, key: Mapping[str, AttributeValueTypeDef], expected: StoredProfile | None
+) -> ConditionCheckTypeDef:
+    """The check that the profile is still as read. DynamoDB refuses empty name/value maps, so none are sent."""
+    lock: ConditionCheckTypeDef = {"TableName": table, "Key": key, "ConditionExpression": "attribute_not_exists(pk)"}
+    if expected is not None:
+        lock["ExpressionAttributeNames"] = {"#v": "version"}
+        values: dict[str, AttributeValueTypeDef] = {":lock_active": _s(ProfileStatus.ACTIVE)}
+        if expected.version is None:
+            lock["ConditionExpression"] = "attribute_not_exists(#v) AND profileStatus = :lock_active"
+        else:
+            lock["ConditionExpression"] = "#v = :lock_version AND profileStatus = :lock_active"
+            values[":lock_version"] = _n(expected.version)
+        lock["ExpressionAttributeValues"] = values
+    return lock
 
 
 class _UpdateParts(TypedDict):
