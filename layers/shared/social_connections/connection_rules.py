@@ -76,7 +76,7 @@ class StoredConnection:
     key: ConnectionKey
     status: ConnectionStatus
     error_count: int
-    details: AccountDetails | None
+    details: AccountDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +161,8 @@ def _upsert_for(wanted: DesiredConnection, row: StoredConnection | None) -> Conn
     if row is None:
         return ConnectionUpsert(desired=wanted, set_status=wanted.status, reset_errors=True, is_new=True)
     # The account's own updated_at moving on while verified is a re-verification: it clears the error history.
-    reverified = wanted.status is ConnectionStatus.CONNECTED and (
-        row.details is None or row.details.account_version != wanted.details.account_version
+    reverified = (
+        wanted.status is ConnectionStatus.CONNECTED and row.details.account_version != wanted.details.account_version
     )
     set_status: ConnectionStatus | None = wanted.status
     if wanted.status is ConnectionStatus.CONNECTED and not reverified and row.status is ConnectionStatus.ERROR:

@@ -34,7 +34,6 @@ class SyncResult:
     user_id: str
     upserted: int = 0
     disconnected: int = 0
-    failures_recorded: int = 0
     malformed_accounts: int = 0
 
     @property
@@ -67,7 +66,6 @@ def apply_snapshot(repository: ConnectionsRepository, user: ClerkUser) -> SyncRe
             user.id,
             upserted=len(plan.upserts),
             disconnected=len(plan.disconnects),
-            failures_recorded=len(plan.failures),
             malformed_accounts=len(desired.malformed),
         )
     raise ConcurrencyExhaustedError(user.id)
