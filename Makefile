@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
-.PHONY: help install test lint typecheck unit dev demo send bench build validate clean
+.PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
 .PHONY: connections resign-events invoke-webhook invoke-stream reliability
 
 help: ## list the commands
@@ -34,8 +34,25 @@ lint: $(STAMP) ## ruff (lint + format check)
 typecheck: $(STAMP) ## mypy --strict on the code
 	$(VENV)/bin/mypy
 
-test: lint typecheck ## ruff, mypy and the whole pytest suite
-	$(PY) -m pytest
+# Tiers (docs/architecture.md#tests): unit and integration on moto are fast; the slow tier and DynamoDB Local run in CI.
+FAST_TIERS := tests/unit tests/integration tests/infrastructure
+
+test: lint typecheck ## ruff, mypy, unit and integration tests on moto (a few minutes)
+	$(PY) -m pytest $(FAST_TIERS) -m "not slow"
+
+test-all: test validate build slow dynamodb-local-tier ## everything CI runs: `make test`, sam validate/build, the slow tier, DynamoDB Local
+
+unit: $(STAMP) ## unit tests only (milliseconds each, no AWS)
+	$(PY) -m pytest tests/unit -m "not slow"
+
+integration: $(STAMP) ## integration tests on moto
+	$(PY) -m pytest tests/integration -m "not slow"
+
+slow: $(STAMP) ## the slow tier: reliability suite, benchmark smoke, sam validate, the demo
+	$(PY) -m pytest -m slow
+
+dynamodb-local-tier: $(STAMP) ## the integration tests again on Amazon's DynamoDB Local (needs Java 17 and npm)
+	DYNAMODB=local $(PY) -m pytest tests/integration -m "not slow and not moto_only"
 
 # Local runs: moto in server mode and both functions in one process, all on 127.0.0.1 (docs/local-development.md).
 PORT ?= 3000

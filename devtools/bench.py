@@ -23,7 +23,6 @@ from typing import Final, TextIO
 
 from devtools.bench_http import measure_throughput
 from devtools.bench_process import deployed_setting, measure_fresh_process, measure_import_times, project_setting
-from devtools.bench_replay import RequestCounts
 from devtools.bench_scenarios import (
     REPO_ROOT,
     UNREACHABLE_ENDPOINT,
@@ -37,7 +36,8 @@ from devtools.bench_scenarios import (
     record_webhook_scenarios,
     webhook_scenarios,
 )
-from devtools.signing import new_secret
+from devtools.testkit.aws import RequestCounts
+from devtools.testkit.deliveries import new_secret
 
 DEFAULT_JSON: Final = REPO_ROOT / ".bench" / "bench-results.json"
 

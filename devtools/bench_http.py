@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from devtools.clerk_payloads import external_account, to_body, user_event
 from devtools.local_stack import start_local_stack
-from devtools.signing import svix_headers
+from devtools.testkit.deliveries import svix_headers
 
 REQUEST_TIMEOUT_SECONDS: Final = 10.0
 STREAM_IDLE_TIMEOUT_SECONDS: Final = 60.0

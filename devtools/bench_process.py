@@ -246,14 +246,15 @@ def _peak_rss_child(spec_path: str, result_path: str) -> None:
     import app  # type: ignore[import-not-found]  # noqa: PLC0415 - the handler module, found as Lambda finds it
 
     imported = time.process_time()
-    from social_connections import environment  # noqa: PLC0415
+
+    from social_connections import container  # noqa: PLC0415
 
     from devtools.bench_replay import RecordedResponse, ResponseReplayer  # noqa: PLC0415
-    from devtools.fake_aws import LambdaContextStub  # noqa: PLC0415
+    from devtools.testkit.aws import LambdaContextStub  # noqa: PLC0415
 
     replayer = ResponseReplayer([RecordedResponse.from_json(item) for item in spec["responses"]])
     before_event = time.process_time()
-    replayer.attach(environment.dynamodb_client())
+    replayer.attach(container.current().dynamodb)
     response = app.lambda_handler(spec["event"], LambdaContextStub(function_name="bench"))
     handled = time.process_time()
     result = {

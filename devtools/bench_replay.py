@@ -1,4 +1,4 @@
-"""Count a DynamoDB client's requests, record its responses, and answer it later from that recording, all in-process.
+"""Record a DynamoDB client's responses, and answer it later from that recording, all in-process.
 
 Recording runs the real code against moto once; replaying hands the same HTTP responses back from a `before-send`
 hook, so botocore still validates, serializes, signs and parses every call (the CPU a Lambda spends) while no
@@ -11,15 +11,12 @@ from __future__ import annotations
 import base64
 import io
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
-
-WRITE_OPERATIONS: Final = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
 
 
 class ReplayMismatchError(Exception):
@@ -49,71 +46,6 @@ class RecordedResponse:
             headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
             body=base64.b64decode(str(data["body"])),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class RequestCounts:
-    requests: int
-    round_trips: int
-    writes: int
-    conditional_writes: int
-    by_operation: dict[str, int]
-
-
-@dataclass
-class RequestCounter:
-    """API calls by operation, HTTP attempts (sequential round trips: this code never overlaps calls) and writes."""
-
-    calls: Counter[str] = field(default_factory=Counter)
-    attempts: int = 0
-    conditional_writes: int = 0
-
-    def on_call(self, model: Any, params: Mapping[str, Any], **_: Any) -> None:
-        name = str(model.name)
-        self.calls[name] += 1
-        if name in WRITE_OPERATIONS and _is_conditional(name, params):
-            self.conditional_writes += 1
-
-    def on_attempt(self, **_: Any) -> None:
-        self.attempts += 1
-
-    def attach(self, client: Any) -> None:
-        # before-parameter-build fires once per API call with its parameters; request-created once per HTTP attempt.
-        client.meta.events.register("before-parameter-build.dynamodb", self.on_call)
-        client.meta.events.register("request-created.dynamodb", self.on_attempt)
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.attempts = 0
-        self.conditional_writes = 0
-
-    @property
-    def requests(self) -> int:
-        return sum(self.calls.values())
-
-    @property
-    def writes(self) -> int:
-        return sum(count for operation, count in self.calls.items() if operation in WRITE_OPERATIONS)
-
-    def summary(self) -> RequestCounts:
-        return RequestCounts(
-            requests=self.requests,
-            round_trips=self.attempts,
-            writes=self.writes,
-            conditional_writes=self.conditional_writes,
-            by_operation=dict(sorted(self.calls.items())),
-        )
-
-
-def _is_conditional(operation: str, params: Mapping[str, Any]) -> bool:
-    if operation == "TransactWriteItems":
-        return any(
-            "ConditionExpression" in action
-            for item in params.get("TransactItems", [])
-            for action in item.values()
-            if isinstance(action, Mapping)
-        )
-    return "ConditionExpression" in params
 
 
 @dataclass

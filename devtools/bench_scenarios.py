@@ -21,22 +21,26 @@ from typing import Any, Final
 
 import boto3
 from moto import mock_aws
-from social_connections import environment
-from social_connections.repository import CONNECTION_PREFIX, PROFILE_SK, ConnectionsRepository, user_pk
+from social_connections import container
+from social_connections.container import Container
+from social_connections.settings import Settings
+from social_connections.storage import DynamoDBConnectionStore
+from social_connections.storage.items import CONNECTION_PREFIX, PROFILE_SK, user_pk
 from standardwebhooks.webhooks import Webhook
 
-from devtools.bench_replay import (
-    ClientCpuTimer,
-    RecordedResponse,
-    RequestCounter,
-    RequestCounts,
-    ResponseRecorder,
-    ResponseReplayer,
-)
+from devtools.bench_replay import ClientCpuTimer, RecordedResponse, ResponseRecorder, ResponseReplayer
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.fake_aws import DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
-from devtools.signing import http_api_event, new_message_id, svix_headers
-from devtools.template_table import create_connections_table, load_template
+from devtools.testkit.aws import DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub, RequestCounter, RequestCounts
+from devtools.testkit.deliveries import http_api_event, new_message_id, svix_headers
+from devtools.testkit.template import (
+    TABLE_LOGICAL_ID,
+    References,
+    create_connections_table,
+    read_template,
+)
+from devtools.testkit.template import (
+    function_environment as template_environment,
+)
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 TABLE_NAME: Final = "connections-bench"
@@ -49,22 +53,11 @@ CLEANUP_SIZES: Final = (1, 30, 300)
 
 
 def function_environment(secret: str) -> dict[str, str]:
-    """What template.yaml gives both functions (refs resolved to parameter defaults), plus a direct secret."""
-    template = load_template()
-    parameters: Mapping[str, Any] = template.get("Parameters", {})
-    declared: dict[str, Any] = dict(template["Globals"]["Function"]["Environment"]["Variables"])
-    for resource in template["Resources"].values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            declared.update(resource["Properties"].get("Environment", {}).get("Variables", {}))
-    resolved: dict[str, str] = {}
-    for name, value in declared.items():
-        # The loader keeps `!Ref X` as the string "X": a parameter gives its default, a resource gives nothing.
-        if isinstance(value, str) and value in parameters:
-            resolved[name] = str(parameters[value].get("Default", ""))
-        elif isinstance(value, str) and value not in template["Resources"]:
-            resolved[name] = value
-    resolved.pop("CLERK_WEBHOOK_SECRET_ID", None)
-    return {**resolved, **DUMMY_AWS_ENVIRONMENT, "TABLE_NAME": TABLE_NAME, "CLERK_WEBHOOK_SECRET": secret}
+    """What template.yaml gives the functions (parameters at their defaults, no stand-in resources), a direct secret."""
+    template = read_template()
+    refs = {name: "" for name in template.resources} | {name: str(value) for name, value in template.parameters.items()}
+    environment = template_environment(References({**refs, TABLE_LOGICAL_ID: TABLE_NAME}))
+    return {**environment, **DUMMY_AWS_ENVIRONMENT, "CLERK_WEBHOOK_SECRET": secret}
 
 
 def apply_environment(values: Mapping[str, str]) -> None:
@@ -131,14 +124,14 @@ def _webhook_response(module: ModuleType, event: dict[str, Any]) -> tuple[int, d
 def _instrumented_table() -> Iterator[tuple[str, RequestCounter, ResponseRecorder]]:
     """A fresh moto table from the template; the package's client counts requests and records responses."""
     with mock_aws():
-        environment.reset()
         stream_arn = create_connections_table(boto3.client("dynamodb"), TABLE_NAME)
-        client = environment.dynamodb_client()
+        container.use(Container(Settings.from_environment()))
+        client = container.current().dynamodb
         counter, recorder = RequestCounter(), ResponseRecorder()
         counter.attach(client)
         recorder.attach(client)
         yield stream_arn, counter, recorder
-    environment.reset()
+    container.use(None)
 
 
 def record_webhook_scenarios(scenarios: list[WebhookScenario], secret: str) -> dict[str, Recording]:
@@ -237,7 +230,7 @@ def record_cleanups(sizes: tuple[int, ...] = CLEANUP_SIZES) -> list[CleanupRecor
             event = tombstone_stream_event(user_id, stream_arn)
             response = stream.lambda_handler(event, LambdaContextStub(function_name="bench"))
             # A separate client, so that this check is not counted as part of the cleanup.
-            left = len(ConnectionsRepository(TABLE_NAME, boto3.client("dynamodb")).read_user_items(user_id))
+            left = len(DynamoDBConnectionStore(TABLE_NAME, boto3.client("dynamodb")).read_user_items(user_id))
             if response.get("batchItemFailures") or left != 1:
                 raise RuntimeError(f"cleanup of {size} connections failed: {response}, {left} items left")
             results.append(CleanupRecording(size, counter.summary(), event, recorder.take()))
@@ -272,10 +265,10 @@ def measure_warm_cpu(
 ) -> CpuResult:
     """CPU per event through lambda_handler (DynamoDB replayed) vs standardwebhooks verify + json.loads, interleaved."""
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = UNREACHABLE_ENDPOINT
-    environment.reset()
+    container.use(None)
     replayer, client_timer = ResponseReplayer(recording.responses), ClientCpuTimer()
-    replayer.attach(environment.dynamodb_client())
-    client_timer.attach(environment.dynamodb_client())
+    replayer.attach(container.current().dynamodb)
+    client_timer.attach(container.current().dynamodb)
     webhook = importlib.import_module(WEBHOOK_MODULE)
     event = scenario.event(secret)
     context = LambdaContextStub(function_name="bench")
@@ -306,7 +299,7 @@ def measure_warm_cpu(
     if not replayer.at_start:
         raise RuntimeError(f"{scenario.key}: the handler made a different number of requests than recorded")
     os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
-    environment.reset()
+    container.use(None)
     return CpuResult(
         handler_us=statistics.median(handler_samples),
         client_us=statistics.median(client_samples),

@@ -1,7 +1,7 @@
 """A user's stored connections as a readable table, from any table: the local stack's (moto) or a deployed one.
 
 `make connections USER_ID=... [TABLE=...] [ENDPOINT_URL=...]` (`python -m devtools.connections`). It reads through
-ConnectionsRepository, so no DynamoDB expression lives here, and prints only the columns below: never the e-mail
+DynamoDBConnectionStore, so no DynamoDB expression lives here, and prints only the columns below: never the e-mail
 addresses or names that connection rows keep in their metadata.
 """
 
@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from social_connections.repository import CONNECTION_PREFIX, PROFILE_SK, ConnectionsRepository, iso_from_millis
+from social_connections.clock import iso_from_millis
+from social_connections.storage import DynamoDBConnectionStore
+from social_connections.storage.items import CONNECTION_PREFIX, PROFILE_SK
 
-from devtools.template_table import TABLE_LOGICAL_ID
+from devtools.testkit.template import TABLE_LOGICAL_ID
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         client = dynamodb_client(args.endpoint_url, args.region)
-        items = ConnectionsRepository(args.table, client).read_user_items(args.user_id)
+        items = DynamoDBConnectionStore(args.table, client).read_user_items(args.user_id)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         reason = f"table {args.table} not found" if code == "ResourceNotFoundException" else str(error)

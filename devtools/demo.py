@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from social_connections import environment
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.local_stack import LocalStack
 from devtools.send import Delivery, deliver
-from devtools.signing import new_secret
+from devtools.testkit.deliveries import new_secret
 
 USER = "user_demo"
 
@@ -112,16 +112,16 @@ def run(demo: Demo) -> None:
     late = demo.send(_snapshot("user.updated", t0 + 1000))
     demo.expect(late.body.get("outcome") == "stale", "ignored as stale: the newer snapshot stands")
 
-    threshold = environment.error_threshold()
+    threshold = container.current().settings.error_threshold
     demo.step(f"the sharing feature records {threshold} failed posts to X (through the shared package)")
-    repository = environment.repository()
+    store = container.current().store
     for _ in range(threshold):
-        repository.record_publish_failure(USER, x_account, "demo: the platform refused the post")
+        store.record_publish_failure(USER, x_account, "demo: the platform refused the post")
     demo.settle()
     demo.expect(demo.statuses()["twitter"] == "error", f"the stream function moved X to error at {threshold} failures")
 
     demo.step("a post to X succeeds again")
-    repository.record_publish_success(USER, x_account)
+    store.record_publish_success(USER, x_account)
     demo.settle()
     demo.expect(demo.statuses()["twitter"] == "connected", "the stream function moved X back to connected")
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from devtools.local_template import HttpRoute
-from devtools.signing import http_api_event
+from devtools.testkit.deliveries import http_api_event
+from devtools.testkit.template import HttpRoute
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

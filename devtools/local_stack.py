@@ -26,18 +26,26 @@ from typing import Any, Final, Self
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
-from boto3.dynamodb.types import TypeDeserializer
 from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
-from social_connections import environment
+from social_connections import container
 
-from devtools.fake_aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
 from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
 from devtools.local_stream import StreamPoller
-from devtools.local_template import FunctionSpec, HttpRoute, LocalTemplate, References, read_template
-from devtools.signing import new_secret
-from devtools.stream_records import StreamReader
-from devtools.template_table import TABLE_LOGICAL_ID, TEMPLATE_PATH, create_connections_table
+from devtools.testkit.aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
+from devtools.testkit.deliveries import new_secret
+from devtools.testkit.table import StreamReader, table_items
+from devtools.testkit.template import (
+    TABLE_LOGICAL_ID,
+    TEMPLATE_PATH,
+    FunctionSpec,
+    HttpRoute,
+    References,
+    Template,
+    create_connections_table,
+    function_environment,
+    read_template,
+)
 
 logger = logging.getLogger("local-stack")
 
@@ -92,21 +100,9 @@ def _same_record(record: StreamRecord, _memo: dict[int, Any]) -> StreamRecord:
 
 
 def _forget_clients() -> None:
-    """Drop AWS clients built for another endpoint: the package's, and Powertools' default secrets provider."""
-    environment.reset()
+    """Drop AWS clients built for another endpoint: the functions' container, and Powertools' secrets provider."""
+    container.use(None)
     parameters.clear_caches()  # type: ignore[no-untyped-call]
-
-
-def _function_environment(functions: Mapping[str, FunctionSpec], references: References) -> dict[str, str]:
-    """Every function's variables, resolved; one process hosts them all, so they must agree on shared names."""
-    merged: dict[str, str] = {}
-    for spec in functions.values():
-        for name, raw in spec.environment.items():
-            value = references.resolve(raw)
-            if merged.get(name, value) != value:
-                raise ValueError(f"functions need different values of {name}; the local stack runs them in one process")
-            merged[name] = value
-    return merged
 
 
 class LocalStack:
@@ -128,7 +124,7 @@ class LocalStack:
         self._moto_port = moto_port
         self._poll_interval = poll_interval
         self._overrides = dict(parameter_overrides or {})
-        self._template: LocalTemplate = read_template(template_path)
+        self._template: Template = read_template(template_path)
         self._moto = ThreadedMotoServer(ip_address=LOOPBACK, port=moto_port, verbose=False)
         self._saved_environment: dict[str, str | None] = {}
         self._server: LocalServer | None = None
@@ -155,7 +151,7 @@ class LocalStack:
             self._point_aws_at_moto()
             self._reset_moto()
             references = self._create_resources()
-            self._set_environment(_function_environment(self._template.functions, references))
+            self._set_environment(function_environment(references, template=self._template))
             _forget_clients()
             self.functions = {name: LocalFunction(spec) for name, spec in self._template.functions.items()}
             self._server = LocalServer(HttpApiGateway(self._routes()), self._port)
@@ -214,14 +210,7 @@ class LocalStack:
 
     def table_items(self) -> list[dict[str, Any]]:
         """Every item of the connections table as plain Python values, sorted by key."""
-        deserializer = TypeDeserializer()
-        pages = boto3.client("dynamodb").get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True)
-        items = [
-            {name: deserializer.deserialize(value) for name, value in item.items()}
-            for page in pages
-            for item in page.get("Items", [])
-        ]
-        return sorted(items, key=lambda item: (str(item["pk"]), str(item["sk"])))
+        return table_items(self.table_name)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages waiting in the stream's failure destination queue(s)."""

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from moto.events.models import EventPattern
 
-from devtools.local_template import StreamMapping
-from devtools.stream_records import stream_event
+from devtools.testkit.table import stream_event
+from devtools.testkit.template import StreamMapping
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType
@@ -31,7 +31,7 @@ DeadLetter = Callable[[dict[str, Any]], None]
 
 
 class RecordSource(Protocol):
-    """What the poller reads from: `devtools.stream_records.StreamReader` on the table's stream."""
+    """What the poller reads from: `devtools.testkit.table.StreamReader` on the table's stream."""
 
     def read(self, limit: int = ...) -> list[dict[str, Any]]: ...
 

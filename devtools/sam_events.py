@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from social_connections.signatures import SecretConfigurationError, SignatureVerifier
 
-from devtools.signing import http_api_event, svix_headers
+from devtools.testkit.deliveries import http_api_event, svix_headers
 
 REPO: Final = Path(__file__).resolve().parent.parent
 EVENTS_DIR: Final = REPO / "events"

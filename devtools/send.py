@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, svix_headers
+from devtools.testkit.deliveries import http_api_event, svix_headers
 
 DEFAULT_URL: Final = "http://127.0.0.1:3000/webhooks/clerk"
 

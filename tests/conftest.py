@@ -1,71 +1,34 @@
-"""Shared fixtures: a moto DynamoDB table built from template.yaml, a signing secret, and handler invokers."""
+"""Shared fixtures: the table from template.yaml (moto, or DynamoDB Local with DYNAMODB=local), a container of
+dependencies built around it, a signing secret, and the real handlers to invoke."""
 
 from __future__ import annotations
 
 import importlib
-import json
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
-from social_connections import environment
+from social_connections import container
+from social_connections.storage import DYNAMODB_CLIENT_CONFIG
 
 from devtools.clerk_payloads import to_body
-from devtools.fake_aws import DUMMY_AWS_ENVIRONMENT, LambdaContextStub
-from devtools.signing import http_api_event, new_secret, svix_headers
-from devtools.template_table import create_connections_table
+from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, RequestCounter
+from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_http, new_secret, svix_headers
+from devtools.testkit.functions import install_container
+from devtools.testkit.template import create_connections_table
 
-TABLE_NAME = "connections-test"
-
-
-# Handlers get the same context stub as in the local stack and the benchmarks.
-FakeLambdaContext = LambdaContextStub
-
-
-@dataclass
-class CallCounter:
-    """DynamoDB API calls made through the shared client, by operation (each one a sequential round trip)."""
-
-    calls: Counter[str] = field(default_factory=Counter)
-    order: list[str] = field(default_factory=list)
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-        self.order.append(model.name)
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.order.clear()
-
-    @property
-    def writes(self) -> int:
-        write_ops = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-        return sum(n for op, n in self.calls.items() if op in write_ops)
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
+Deliver = Callable[..., HttpResponse]
 
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        **DUMMY_AWS_ENVIRONMENT,
-        "TABLE_NAME": TABLE_NAME,
-        "POWERTOOLS_SERVICE_NAME": "clerk-social-connections-test",
-        "POWERTOOLS_METRICS_NAMESPACE": "ClerkSocialConnectionsTest",
-        "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "1",
-        "ERROR_THRESHOLD": "3",
-    }.items():
+    for name, value in TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "CLERK_WEBHOOK_SECRET_ID"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
@@ -75,36 +38,32 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> str:
     return value
 
 
-def _refuse_empty_expression_maps(params: Any, **_: Any) -> None:
-    """DynamoDB rejects an empty ExpressionAttributeNames/Values map (moto does not): fail the test as AWS would."""
-    if isinstance(params, dict):
-        for name, value in params.items():
-            if name in {"ExpressionAttributeNames", "ExpressionAttributeValues"} and value == {}:
-                raise AssertionError(f"{name} must not be empty (DynamoDB answers ValidationException)")
-            _refuse_empty_expression_maps(value)
-    elif isinstance(params, list):
-        for value in params:
-            _refuse_empty_expression_maps(value)
-
-
 @pytest.fixture
-def table(aws_environment: None) -> Iterator[str]:
-    """The connections table (from template.yaml) in moto; yields its stream ARN."""
+def dynamodb(aws_environment: None) -> Iterator[Any]:
+    """A DynamoDB endpoint for this test (moto in-process) and a client on it."""
+    from moto import mock_aws  # noqa: PLC0415 - only the moto tier needs it
+
     with mock_aws():
-        environment.reset()
-        stream_arn = create_connections_table(boto3.client("dynamodb"), TABLE_NAME)
-        environment.dynamodb_client().meta.events.register(
-            "provide-client-params.dynamodb", _refuse_empty_expression_maps
-        )
-        yield stream_arn
-        environment.reset()
+        yield boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
 
 
 @pytest.fixture
-def calls(table: str) -> CallCounter:
-    counter = CallCounter()
-    environment.dynamodb_client().meta.events.register("before-call.dynamodb", counter)
-    return counter
+def table(dynamodb: Any, secret: str) -> Iterator[str]:
+    """The connections table (from template.yaml) and a container around it for the handlers; its stream ARN."""
+    stream_arn = create_connections_table(dynamodb, TEST_TABLE_NAME)
+    install_container(dynamodb)
+    yield stream_arn
+    container.use(None)
+
+
+@pytest.fixture
+def store(table: str) -> Any:
+    return container.current().store
+
+
+@pytest.fixture
+def calls(table: str) -> RequestCounter:
+    return RequestCounter().attach(container.current().dynamodb)
 
 
 @pytest.fixture
@@ -113,7 +72,7 @@ def atomic_requests(table: str) -> None:
 
     Interleavings between requests (read, then a conditional write) stay possible, which is what races are about.
     """
-    client: Any = environment.dynamodb_client()  # reaching into botocore's private call path on purpose
+    client: Any = container.current().dynamodb  # reaching into botocore's private call path on purpose
     lock = threading.Lock()
     make_api_call = client._make_api_call
 
@@ -124,48 +83,24 @@ def atomic_requests(table: str) -> None:
     client._make_api_call = atomic
 
 
-def _load(module: str) -> ModuleType:
-    return importlib.import_module(module)
+@pytest.fixture
+def webhook_app(table: str) -> ModuleType:
+    return importlib.import_module("functions.clerk_webhook.app")
 
 
 @pytest.fixture
-def webhook_app() -> ModuleType:
-    return _load("functions.clerk_webhook.app")
+def stream_app(table: str) -> ModuleType:
+    return importlib.import_module("functions.connection_stream.app")
 
 
 @pytest.fixture
-def stream_app() -> ModuleType:
-    return _load("functions.connection_stream.app")
-
-
-@dataclass
-class WebhookResponse:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-
-Deliver = Callable[..., WebhookResponse]
-
-
-@pytest.fixture
-def invoke_webhook(webhook_app: ModuleType) -> Callable[[dict[str, Any]], WebhookResponse]:
+def invoke_webhook(webhook_app: ModuleType) -> Callable[[dict[str, Any]], HttpResponse]:
     """Call the real lambda_handler with an API Gateway event."""
-
-    def invoke(event: dict[str, Any]) -> WebhookResponse:
-        raw = webhook_app.lambda_handler(event, FakeLambdaContext())
-        text = raw.get("body") or "{}"
-        try:
-            body = json.loads(text)
-        except ValueError:
-            body = {"raw": text}
-        return WebhookResponse(status=raw["statusCode"], body=body, headers=raw.get("headers", {}))
-
-    return invoke
+    return lambda event: invoke_http(webhook_app.lambda_handler, event)
 
 
 @pytest.fixture
-def deliver(secret: str, table: str, invoke_webhook: Callable[[dict[str, Any]], WebhookResponse]) -> Deliver:
+def deliver(secret: str, invoke_webhook: Callable[[dict[str, Any]], HttpResponse]) -> Deliver:
     """Sign a Clerk payload as Svix does and deliver it through lambda_handler."""
 
     def send(
@@ -174,20 +109,9 @@ def deliver(secret: str, table: str, invoke_webhook: Callable[[dict[str, Any]], 
         message_id: str | None = None,
         base64_encoded: bool = False,
         signing_secret: str | None = None,
-    ) -> WebhookResponse:
+    ) -> HttpResponse:
         body = payload if isinstance(payload, str) else to_body(payload)
         headers = svix_headers(signing_secret or secret, body, message_id=message_id)
         return invoke_webhook(http_api_event(body, headers, base64_encoded=base64_encoded))
 
     return send
-
-
-def scan_table() -> list[dict[str, Any]]:
-    """Every item in the table as plain Python values, sorted by key."""
-    resource = boto3.resource("dynamodb")
-    items = resource.Table(TABLE_NAME).scan(ConsistentRead=True)["Items"]
-    return sorted(items, key=lambda item: (item["pk"], item["sk"]))
-
-
-def user_rows(user_id: str) -> dict[str, dict[str, Any]]:
-    return {item["sk"]: item for item in scan_table() if item["pk"] == f"USER#{user_id}"}

@@ -1,7 +1,7 @@
-"""ConnectionsTable stream consumer: cleanup after a user's deletion, and connected <-> error transitions.
+"""ConnectionsTable stream consumer: the Lambda adapter of `social_connections.apply_stream_change`.
 
-Stream concerns only (batching, partial failures, metrics); the decisions live in `social_connections`.
-Every record is re-checked here even though the event source's filter criteria already select them.
+Stream concerns only (batching, partial failures, logs, metrics). Every record is re-checked by the logic even
+though the event source's filter criteria already select them.
 """
 
 from __future__ import annotations
@@ -12,58 +12,35 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
-from social_connections import environment
-from social_connections.connection_rules import ConnectionHealth, ConnectionStatus, health_transition
-from social_connections.repository import deleted_user_from_image, health_from_image
+from social_connections import container
+from social_connections.apply_stream_change import StreamAction, apply_stream_change
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
+container.current()  # bad settings (ERROR_THRESHOLD=abc) fail the cold start, not every record
 # A batch where every record failed is reported like any other partial failure: Lambda retries from the first one.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+TRANSITION_METRICS = {StreamAction.ERROR: "ConnectionsErrored", StreamAction.CONNECTED: "ConnectionsRecovered"}
 
 
 def handle_record(record: DynamoDBRecord) -> str:
     """What was done for one stream record: 'cleanup', 'error', 'connected' or 'skipped'."""
     if record.event_name not in {DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY}:
-        return "skipped"
+        return StreamAction.SKIPPED.value
+    dependencies = container.current()
     image = record.dynamodb.new_image if record.dynamodb else None
-    if not image:
-        return "skipped"
-    deleted_user = deleted_user_from_image(image)
-    if deleted_user is not None:
-        return _remove_connections(deleted_user)
-    health = health_from_image(image)
-    if health is None:
-        return "skipped"
-    return _apply_transition(health)
-
-
-def _remove_connections(user_id: str) -> str:
-    removed = environment.repository().delete_connections(user_id)
-    logger.info("deleted user's connections removed", extra={"user_id": user_id, "removed": removed})
-    metrics.add_metric(name="ConnectionsRemoved", unit=MetricUnit.Count, value=removed)
-    return "cleanup"
-
-
-def _apply_transition(health: ConnectionHealth) -> str:
-    threshold = environment.error_threshold()
-    target = health_transition(health, threshold)
-    repository = environment.repository()
-    # The conditional updates re-check the stored row, so a stale or replayed record changes nothing.
-    if target is ConnectionStatus.ERROR and repository.mark_error(health.user_id, health.key, threshold):
-        metric = "ConnectionsErrored"
-    elif target is ConnectionStatus.CONNECTED and repository.mark_recovered(health.user_id, health.key):
-        metric = "ConnectionsRecovered"
-    else:
-        return "skipped"
-    logger.info(
-        "connection status changed", extra={"user_id": health.user_id, "platform": health.key.platform, "to": target}
-    )
-    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
-    return str(target)
+    change = apply_stream_change(image, dependencies.store, dependencies.settings.error_threshold)
+    if change.action is StreamAction.CLEANUP:
+        logger.info("deleted user's connections removed", extra={"user_id": change.user_id, "removed": change.removed})
+        metrics.add_metric(name="ConnectionsRemoved", unit=MetricUnit.Count, value=change.removed)
+    elif change.action in TRANSITION_METRICS and change.key is not None:
+        extra = {"user_id": change.user_id, "platform": change.key.platform, "to": change.action.value}
+        logger.info("connection status changed", extra=extra)
+        metrics.add_metric(name=TRANSITION_METRICS[change.action], unit=MetricUnit.Count, value=1)
+    return change.action.value
 
 
 @logger.inject_lambda_context(clear_state=True)

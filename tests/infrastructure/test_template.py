@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from devtools.template_table import TEMPLATE_PATH, load_template
+from devtools.testkit.template import TEMPLATE_PATH, load_template
 
 RESOURCES: dict[str, Any] = load_template()["Resources"]
 
@@ -36,7 +36,7 @@ def test_functions_run_python313_on_arm64_with_the_shared_layer():
     globals_ = load_template()["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
     assert globals_["Architectures"] == ["arm64"]
-    assert globals_["Layers"] == ["SharedLayer"]
+    assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
     layer = RESOURCES["SharedLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/shared/"
     assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
@@ -63,7 +63,7 @@ def test_webhook_route_is_throttled_logged_and_has_no_cors():
     event = props("ClerkWebhookFunction")["Events"]["ClerkWebhook"]
     assert event == {
         "Type": "HttpApi",
-        "Properties": {"ApiId": "WebhookHttpApi", "Method": "POST", "Path": "/webhooks/clerk"},
+        "Properties": {"ApiId": {"Ref": "WebhookHttpApi"}, "Method": "POST", "Path": "/webhooks/clerk"},
     }
 
 
@@ -77,7 +77,7 @@ def test_stream_mapping_reports_partial_failures_and_cannot_block_a_shard_foreve
     assert stream["BisectBatchOnFunctionError"] is True
     assert 0 <= stream["MaximumRetryAttempts"] <= 10
     assert 60 <= stream["MaximumRecordAgeInSeconds"] <= 86_400
-    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == "StreamDeadLetterQueue.Arn"
+    assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StreamDeadLetterQueue", "Arn"]}
     assert len(stream["FilterCriteria"]["Filters"]) >= 1
     queue = props("StreamDeadLetterQueue")
     assert queue["SqsManagedSseEnabled"] is True
@@ -88,11 +88,12 @@ def test_signing_secret_is_created_empty_and_readable_only_by_the_webhook():
     secret = props("ClerkWebhookSecret")
     assert "SecretString" not in secret and "GenerateSecretString" not in secret
     webhook_env = props("ClerkWebhookFunction")["Environment"]["Variables"]
-    assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": "ClerkWebhookSecret", "CLERK_WEBHOOK_SECRET": ""}
+    assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": {"Ref": "ClerkWebhookSecret"}, "CLERK_WEBHOOK_SECRET": ""}
     stream_statements = props("ConnectionStreamFunction")["Policies"][0]["Statement"]
     assert not any("secretsmanager" in action for s in stream_statements for action in s["Action"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("sam", path=os.path.dirname(sys.executable)), reason="aws-sam-cli not installed")
 def test_sam_validate_lint_is_clean():
     sam = shutil.which("sam", path=os.path.dirname(sys.executable))

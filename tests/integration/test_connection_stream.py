@@ -9,15 +9,15 @@ from typing import Any
 import boto3
 import pytest
 from moto.events.models import EventPattern
-from social_connections import environment
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.local_stream import compile_filters, matches_any
-from devtools.local_template import read_template
-from devtools.stream_records import StreamReader, stream_event
-from tests.conftest import FakeLambdaContext, scan_table, user_rows
+from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.table import StreamReader, stream_event, table_items, user_rows
+from devtools.testkit.template import read_template
 
 T0 = 1_716_883_200_000
 USER = "user_stream"
@@ -37,7 +37,7 @@ def run_stream(stream: StreamReader, stream_app):
     def run() -> list[dict[str, Any]]:
         responses = []
         while records := stream.read():
-            responses.append(stream_app.lambda_handler(stream_event(records), FakeLambdaContext()))
+            responses.append(stream_app.lambda_handler(stream_event(records), LambdaContextStub()))
         return responses
 
     return run
@@ -71,19 +71,18 @@ def test_cleanup_record_replayed_is_harmless(deliver, stream, stream_app, run_st
     run_stream()
     deliver(deleted_event(USER))
     batch = stream_event(stream.read())
-    first = stream_app.lambda_handler(batch, FakeLambdaContext())
-    after_first = scan_table()
-    second = stream_app.lambda_handler(batch, FakeLambdaContext())
+    first = stream_app.lambda_handler(batch, LambdaContextStub())
+    after_first = table_items()
+    second = stream_app.lambda_handler(batch, LambdaContextStub())
     assert first == second == {"batchItemFailures": []}
-    assert scan_table() == after_first
+    assert table_items() == after_first
 
 
-def test_threshold_crossing_moves_to_error_and_recovery_back_to_connected(deliver, run_stream, monkeypatch):
-    monkeypatch.setenv("ERROR_THRESHOLD", "3")
+def test_threshold_crossing_moves_to_error_and_recovery_back_to_connected(deliver, run_stream):
     deliver(
         user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
     )
-    repository = environment.repository()
+    repository = container.current().store
     for attempt in range(2):
         assert repository.record_publish_failure(USER, X_KEY, f"publish failed ({attempt})")
     run_stream()
@@ -108,7 +107,7 @@ def test_no_recovery_while_clerk_reports_the_account_not_verified(deliver, run_s
     deliver(
         user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
     )
-    repository = environment.repository()
+    repository = container.current().store
     for _ in range(3):
         repository.record_publish_failure(USER, X_KEY, "boom")
     run_stream()
@@ -128,7 +127,7 @@ def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, 
     deliver(deleted_event("user_b"))
     records = stream.read()
     assert len(records) == 2
-    repository = environment.repository()
+    repository = container.current().store
     real_delete = repository.delete_connections
 
     def poisoned(user_id: str) -> int:
@@ -137,7 +136,7 @@ def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, 
         return real_delete(user_id)
 
     monkeypatch.setattr(repository, "delete_connections", poisoned)
-    response = stream_app.lambda_handler(stream_event(records), FakeLambdaContext())
+    response = stream_app.lambda_handler(stream_event(records), LambdaContextStub())
     assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
     assert len(user_rows("user_a")) == 3
     assert list(user_rows("user_b")) == ["PROFILE"]
@@ -146,12 +145,12 @@ def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, 
 def test_records_of_other_item_types_are_ignored(deliver, run_stream, calls):
     create_user(deliver, USER, 2)
     deliver(user_event("user.updated", USER, updated_at=T0 + 1, accounts=[]))  # two disconnects + a profile MODIFY
-    before = scan_table()
+    before = table_items()
     calls.reset()
     responses = run_stream()
     assert responses and all(response == {"batchItemFailures": []} for response in responses)
     assert calls.total == 0
-    assert scan_table() == before
+    assert table_items() == before
 
 
 def test_remove_records_are_ignored(stream_app, calls):
@@ -162,7 +161,7 @@ def test_remove_records_are_ignored(stream_app, calls):
         "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x",
         "dynamodb": {"Keys": {"pk": {"S": "USER#u"}, "sk": {"S": "PROFILE"}}, "SequenceNumber": "1"},
     }
-    assert stream_app.lambda_handler(stream_event([record]), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert stream_app.lambda_handler(stream_event([record]), LambdaContextStub()) == {"batchItemFailures": []}
     assert calls.total == 0
 
 
@@ -182,22 +181,22 @@ def test_filter_criteria_select_actionable_records_and_none_of_the_functions_own
         user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
     )
     assert selected(stream.read()) == []  # plain upserts invoke nothing
-    repository = environment.repository()
+    repository = container.current().store
     for _ in range(3):
         repository.record_publish_failure(USER, X_KEY, "boom")
     failing = selected(stream.read())
     assert len(failing) == 3  # every failure on a connected row is looked at; the handler checks the threshold
-    stream_app.lambda_handler(stream_event(failing), FakeLambdaContext())
+    stream_app.lambda_handler(stream_event(failing), LambdaContextStub())
     assert selected(stream.read()) == []  # its own connected -> error write does not come back
     repository.record_publish_success(USER, X_KEY)
     recovered = selected(stream.read())
     assert len(recovered) == 1
-    stream_app.lambda_handler(stream_event(recovered), FakeLambdaContext())
+    stream_app.lambda_handler(stream_event(recovered), LambdaContextStub())
     assert selected(stream.read()) == []  # nor does error -> connected
     deliver(deleted_event(USER))
     tombstone = selected(stream.read())
     assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in tombstone] == ["PROFILE"]
-    stream_app.lambda_handler(stream_event(tombstone), FakeLambdaContext())
+    stream_app.lambda_handler(stream_event(tombstone), LambdaContextStub())
     assert selected(stream.read()) == []  # the batch deletes are REMOVE records
 
 
@@ -207,7 +206,7 @@ def test_unprocessed_batch_items_are_retried_and_the_removed_count_is_a_metric(
     create_user(deliver, USER, 3)
     run_stream()
     deliver(deleted_event(USER))
-    client = environment.dynamodb_client()
+    client = container.current().dynamodb
     real_batch_write = client.batch_write_item
     throttled_once: list[bool] = []
 

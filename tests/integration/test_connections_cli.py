@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 
 import boto3
-from social_connections import environment
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools import connections
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.local_stack import LocalStack
 from devtools.send import deliver as deliver_over_http
-from devtools.stream_records import StreamReader, stream_event
-from tests.conftest import TABLE_NAME, FakeLambdaContext, user_rows
+from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
+from devtools.testkit.table import StreamReader, stream_event, user_rows
 
 REPO = Path(__file__).resolve().parents[2]
 USER = "user_cli"
@@ -49,10 +49,10 @@ def test_a_users_connections_with_the_profile_on_top_and_no_email(deliver, capsy
     assert deliver(snapshot("user.updated", T0 + 60_000, instagram=False, tiktok="expired")).status == 200
     x_account = ConnectionKey(Platform.TWITTER, "eac_x")
     for _ in range(2):
-        environment.repository().record_publish_failure(USER, x_account, "the platform refused the post")
+        container.current().store.record_publish_failure(USER, x_account, "the platform refused the post")
 
     capsys.readouterr()  # drop the handlers' JSON logs and metrics
-    assert connections.main([USER]) == 0  # the table from $TABLE_NAME, as the functions get it
+    assert connections.main([USER]) == 0  # the table from $TEST_TABLE_NAME, as the functions get it
 
     output = capsys.readouterr().out
     profile, lines = table_lines(output)
@@ -74,10 +74,10 @@ def test_a_deleted_user_shows_the_tombstone_once_the_stream_cleaned_up(table, de
     reader = StreamReader(boto3.client("dynamodbstreams"), table)
     assert deliver(snapshot("user.created", T0)).status == 200
     assert deliver(deleted_event(USER, timestamp=T0 + 1)).body["outcome"] == "deleted"
-    assert stream_app.lambda_handler(stream_event(reader.read()), FakeLambdaContext()) == {"batchItemFailures": []}
+    assert stream_app.lambda_handler(stream_event(reader.read()), LambdaContextStub()) == {"batchItemFailures": []}
 
     capsys.readouterr()  # drop the handlers' JSON logs and metrics
-    assert connections.main([USER, "--table", TABLE_NAME]) == 0
+    assert connections.main([USER, "--table", TEST_TABLE_NAME]) == 0
     profile, lines = table_lines(capsys.readouterr().out)
     assert re.fullmatch(rf"user {USER}: profile deleted at \S+Z \(a tombstone: later events ignored\)", profile)
     assert lines == [["no connection rows"]]

@@ -6,15 +6,15 @@ import threading
 from decimal import Decimal
 
 import pytest
-from social_connections import environment
+from social_connections import container
+from social_connections.apply_clerk_event import apply_snapshot
 from social_connections.clerk_events import ClerkUser
-from social_connections.connection_rules import ConnectionKey, desired_state, plan_sync
+from social_connections.model import ConcurrentModificationError, ConnectionKey, StoredUser
 from social_connections.providers import Platform
-from social_connections.repository import ConcurrentModificationError, StoredUser
-from social_connections.sync import apply_snapshot
+from social_connections.snapshot_plan import desired_state, plan_sync
 
 from devtools.clerk_payloads import deleted_event, external_account, user_event
-from tests.conftest import scan_table, user_rows
+from devtools.testkit.table import table_items, user_rows
 
 T0 = 1_716_883_200_000
 USER = "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S"
@@ -142,12 +142,12 @@ def test_older_snapshot_never_overwrites_newer(deliver):
 def test_duplicate_delivery_changes_nothing_and_costs_no_write(deliver, calls):
     payload = snapshot(T0, x_account(), ig_account(), event_type="user.created")
     deliver(payload, message_id="msg_same")
-    before = scan_table()
+    before = table_items()
     calls.reset()
     response = deliver(payload, message_id="msg_same")
     assert response.status == 200
     assert response.body["outcome"] == "duplicate"
-    assert scan_table() == before
+    assert table_items() == before
     assert calls.writes <= 1
     assert calls.total <= 2
 
@@ -196,7 +196,7 @@ def test_deletion_of_unknown_user_still_blocks_a_late_create(deliver):
     assert deliver(deleted_event("user_never_seen")).body["outcome"] == "deleted"
     late = user_event("user.created", "user_never_seen", updated_at=T0, accounts=[x_account()])
     assert deliver(late).body["outcome"] == "user_deleted"
-    assert [row["sk"] for row in scan_table()] == ["PROFILE"]
+    assert [row["sk"] for row in table_items()] == ["PROFILE"]
 
 
 def test_duplicate_deletion_is_one_conditional_write(deliver, calls):
@@ -231,7 +231,7 @@ def test_malformed_account_without_row_or_id_is_skipped(deliver):
 def x_connected_then_failing(deliver) -> None:
     """X linked, then three publish failures and the stream function's move to `error`."""
     deliver(snapshot(T0, x_account(), event_type="user.created"))
-    repository = environment.repository()
+    repository = container.current().store
     key = ConnectionKey(Platform.TWITTER, "eac_x")
     for _ in range(3):
         repository.record_publish_failure(USER, key, "HTTP 401 from the X API")
@@ -284,7 +284,7 @@ def test_racing_deliveries_converge_to_the_newest_snapshot(deliver, attempt):
 
 def write_from_stale_read(user: ClerkUser, stale_read: StoredUser) -> None:
     """What a delivery that read before another writer committed would write, if nothing stopped it."""
-    environment.repository().write_snapshot(
+    container.current().store.write_snapshot(
         USER,
         plan_sync(desired_state(user), stale_read.connections),
         version=user.updated_at,
@@ -296,7 +296,7 @@ def write_from_stale_read(user: ClerkUser, stale_read: StoredUser) -> None:
 def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
     """A writer that read before another committed must re-read, not write its stale diff."""
     deliver(snapshot(T0, x_account(), event_type="user.created"))
-    repository = environment.repository()
+    repository = container.current().store
     newest = ClerkUser.model_validate(snapshot(T0 + 20, x_account(), ig_account(updated_at=T0 + 20))["data"])
     middle = ClerkUser.model_validate(snapshot(T0 + 10, tt_account(updated_at=T0 + 10))["data"])
     stale_read = repository.read_user(USER)
@@ -309,7 +309,7 @@ def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
 
 def test_snapshot_racing_a_deletion_leaves_no_new_rows(deliver):
     deliver(snapshot(T0, x_account(), event_type="user.created"))
-    repository = environment.repository()
+    repository = container.current().store
     update = ClerkUser.model_validate(snapshot(T0 + 1, x_account(), ig_account())["data"])
     read_before_delete = repository.read_user(USER)
     deliver(deleted_event(USER))

@@ -19,12 +19,12 @@ from moto.dynamodb.models import dynamodb_backends
 
 from devtools import send
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.fake_aws import ACCOUNT_ID, REGION
 from devtools.local_stack import LocalStack, start_local_stack
 from devtools.local_stream import compile_filters, matches_any
-from devtools.local_template import read_template
 from devtools.send import deliver
-from devtools.signing import new_secret, svix_headers
+from devtools.testkit.aws import ACCOUNT_ID, REGION
+from devtools.testkit.deliveries import new_secret, svix_headers
+from devtools.testkit.template import read_template
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_716_883_200_000
@@ -196,6 +196,7 @@ def test_the_send_command_prints_a_signed_event_for_sam_local_invoke(stack, monk
     assert (answer["statusCode"], json.loads(answer["body"])["outcome"]) == (200, "applied")
 
 
+@pytest.mark.slow
 def test_the_demo_runs_clean():
     # Its own process, as `make demo` runs it: the demo silences stdout while the handlers are imported.
     run = subprocess.run(

@@ -7,19 +7,22 @@ with the variables events/env.json sets. Re-signed files are written to a tempor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from social_connections import environment
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 from social_connections.signatures import InvalidSignatureError, SignatureVerifier, delivery_headers
 
 from devtools import sam_events
 from devtools.local_stream import compile_filters, matches_any
-from devtools.local_template import read_template
-from tests.conftest import FakeLambdaContext, user_rows
+from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.functions import configured
+from devtools.testkit.table import user_rows
+from devtools.testkit.template import read_template
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SAMPLE_USER = "user_2sample0000000000000000000"
@@ -42,9 +45,10 @@ def resigned(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def sam_local_environment(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def sam_local_environment(table: str) -> Iterator[None]:
     """The webhook's variables from events/env.json (the table name stays the test table's)."""
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", env_vars()["ClerkWebhookFunction"]["CLERK_WEBHOOK_SECRET"])
+    with configured(CLERK_WEBHOOK_SECRET=env_vars()["ClerkWebhookFunction"]["CLERK_WEBHOOK_SECRET"]):
+        yield
 
 
 def test_each_payload_gets_an_event_and_the_tracked_files_stay_as_they_were(tmp_path):
@@ -94,7 +98,7 @@ def test_the_events_play_the_story_through_the_real_handlers(
     assert (deleted.status, deleted.body["outcome"]) == (200, "deleted")
     # What the stream then delivers to ConnectionStreamFunction (`make invoke-stream EVENT=user-deleted`).
     stream_event = load(EVENTS / "stream.user-deleted.json")
-    assert stream_app.lambda_handler(stream_event, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert stream_app.lambda_handler(stream_event, LambdaContextStub()) == {"batchItemFailures": []}
     assert list(user_rows(SAMPLE_USER)) == ["PROFILE"]
 
 
@@ -105,15 +109,15 @@ def test_the_connection_error_stream_event_moves_x_to_error(
     (mapping,) = read_template().functions["ConnectionStreamFunction"].streams
     assert all(matches_any(record, compile_filters(mapping.filter_patterns)) for record in event["Records"])
     (record,) = event["Records"]
-    assert record["dynamodb"]["NewImage"]["errorCount"] == {"N": str(environment.error_threshold())}
+    assert record["dynamodb"]["NewImage"]["errorCount"] == {"N": str(container.current().settings.error_threshold)}
 
     # The row as the event describes it: the sample user, then as many publish failures as the threshold.
     for name in ("apigw.user.created.json", "apigw.user.updated.json"):
         assert invoke_webhook(load(resigned[name])).status == 200
     x_account = ConnectionKey(Platform.TWITTER, "eac_sample_x")
-    for _ in range(environment.error_threshold()):
-        assert environment.repository().record_publish_failure(SAMPLE_USER, x_account, "403 from the X API")
-    assert stream_app.lambda_handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    for _ in range(container.current().settings.error_threshold):
+        assert container.current().store.record_publish_failure(SAMPLE_USER, x_account, "403 from the X API")
+    assert stream_app.lambda_handler(event, LambdaContextStub()) == {"batchItemFailures": []}
     assert user_rows(SAMPLE_USER)["CONNECTION#twitter#eac_sample_x"]["connectionStatus"] == "error"
 
 

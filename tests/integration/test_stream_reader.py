@@ -5,12 +5,12 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from devtools.stream_records import StreamReader
-from tests.conftest import TABLE_NAME
+from devtools.testkit.aws import TEST_TABLE_NAME
+from devtools.testkit.table import StreamReader
 
 
 def put(client, pk: str) -> None:
-    client.put_item(TableName=TABLE_NAME, Item={"pk": {"S": pk}, "sk": {"S": "PROFILE"}})
+    client.put_item(TableName=TEST_TABLE_NAME, Item={"pk": {"S": pk}, "sk": {"S": "PROFILE"}})
 
 
 def keys(records) -> list[str]:
@@ -39,7 +39,7 @@ def test_records_written_after_a_cancelled_transaction_are_still_read(table):
             TransactItems=[
                 {
                     "ConditionCheck": {
-                        "TableName": TABLE_NAME,
+                        "TableName": TEST_TABLE_NAME,
                         "Key": {"pk": {"S": "USER#a"}, "sk": {"S": "PROFILE"}},
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }

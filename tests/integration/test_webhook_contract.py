@@ -10,11 +10,12 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
-from social_connections import environment
+from social_connections import container
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, new_secret, svix_headers
-from tests.conftest import scan_table
+from devtools.testkit.deliveries import http_api_event, new_secret, svix_headers
+from devtools.testkit.functions import configured
+from devtools.testkit.table import table_items
 
 T0 = 1_716_883_200_000
 
@@ -33,7 +34,7 @@ def test_valid_event_is_applied(deliver):
     assert response.status == 200
     assert response.body["outcome"] == "applied"
     assert response.body["upserted"] == 1
-    assert len(scan_table()) == 2
+    assert len(table_items()) == 2
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_bad_signature_headers_are_401_and_write_nothing(table, secret, invoke_w
     response = invoke_webhook(http_api_event(body, headers))
     assert response.status == 401
     assert response.body == {"error": "invalid signature"}
-    assert scan_table() == []
+    assert table_items() == []
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6), timedelta(days=-3)])
@@ -65,21 +66,21 @@ def test_timestamp_outside_five_minutes_is_401(table, secret, invoke_webhook, sk
     body = to_body(created())
     headers = svix_headers(secret, body, timestamp=datetime.now(tz=UTC) + skew)
     assert invoke_webhook(http_api_event(body, headers)).status == 401
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_unknown_secret_is_401(table, secret, invoke_webhook):
     body = to_body(created())
     response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
     assert response.status == 401
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_tampered_body_is_401(table, secret, invoke_webhook):
     body = to_body(created())
     headers = svix_headers(secret, body)
     assert invoke_webhook(http_api_event(body.replace("oauth_x", "oauth_y"), headers)).status == 401
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_reserialized_body_is_401(table, secret, invoke_webhook):
@@ -110,14 +111,14 @@ def test_signed_garbage_is_400_and_writes_nothing(deliver, body):
     response = deliver(body)
     assert response.status == 400
     assert response.body == {"error": "not a valid Clerk event"}
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_unhandled_event_type_is_acknowledged_and_ignored(deliver):
     response = deliver({"type": "session.created", "object": "event", "data": {"id": "sess_1"}})
     assert response.status == 200
     assert response.body == {"outcome": "ignored", "type": "session.created"}
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_body_over_256_kib_is_413(deliver):
@@ -125,13 +126,13 @@ def test_body_over_256_kib_is_413(deliver):
     payload["data"]["public_metadata"] = {"blob": "x" * (256 * 1024)}
     response = deliver(payload)
     assert response.status == 413
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_base64_encoded_body_is_verified_on_decoded_bytes(deliver):
     response = deliver(created(), base64_encoded=True)
     assert response.status == 200
-    assert len(scan_table()) == 2
+    assert len(table_items()) == 2
 
 
 def test_base64_flag_that_lies_is_401(table, secret, invoke_webhook):
@@ -142,7 +143,7 @@ def test_base64_flag_that_lies_is_401(table, secret, invoke_webhook):
     plain = http_api_event(body, svix_headers(secret, body), base64_encoded=True)
     plain["isBase64Encoded"] = False
     assert invoke_webhook(plain).status == 401
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_webhook_header_aliases_are_accepted(table, secret, invoke_webhook):
@@ -158,21 +159,21 @@ def test_header_names_are_case_insensitive(table, secret, invoke_webhook):
     assert invoke_webhook(event).status == 200
 
 
-def test_secret_without_whsec_prefix_is_accepted(table, monkeypatch, invoke_webhook):
+def test_secret_without_whsec_prefix_is_accepted(table, invoke_webhook):
     secret = new_secret()
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", secret.removeprefix("whsec_"))
     body = to_body(created())
-    assert invoke_webhook(http_api_event(body, svix_headers(secret, body))).status == 200
+    with configured(CLERK_WEBHOOK_SECRET=secret.removeprefix("whsec_")):
+        assert invoke_webhook(http_api_event(body, svix_headers(secret, body))).status == 200
 
 
-def test_rotation_accepts_both_configured_secrets(table, monkeypatch, invoke_webhook):
+def test_rotation_accepts_both_configured_secrets(table, invoke_webhook):
     old, new = new_secret(), new_secret()
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", f"{new}, {old}")
-    for index, signer in enumerate((old, new)):
-        body = to_body(created(user_id=f"user_rot{index}"))
-        assert invoke_webhook(http_api_event(body, svix_headers(signer, body))).status == 200
-    body = to_body(created(user_id="user_rot_x"))
-    assert invoke_webhook(http_api_event(body, svix_headers(new_secret(), body))).status == 401
+    with configured(CLERK_WEBHOOK_SECRET=f"{new}, {old}"):
+        for index, signer in enumerate((old, new)):
+            body = to_body(created(user_id=f"user_rot{index}"))
+            assert invoke_webhook(http_api_event(body, svix_headers(signer, body))).status == 200
+        body = to_body(created(user_id="user_rot_x"))
+        assert invoke_webhook(http_api_event(body, svix_headers(new_secret(), body))).status == 401
 
 
 def test_signature_header_with_several_entries_during_sender_rotation(table, secret, invoke_webhook):
@@ -183,38 +184,36 @@ def test_signature_header_with_several_entries_during_sender_rotation(table, sec
     assert invoke_webhook(http_api_event(body, headers)).status == 200
 
 
-def test_misconfigured_secret_is_500_not_401(table, monkeypatch, invoke_webhook):
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", "whsec_%%%not-base64%%%")
+def test_misconfigured_secret_is_500_not_401(table, invoke_webhook):
     body = to_body(created())
-    response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
+    with configured(CLERK_WEBHOOK_SECRET="whsec_%%%not-base64%%%"):
+        response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
     assert response.status == 500
 
 
-def test_secret_from_secrets_manager_when_no_direct_secret(table, monkeypatch, invoke_webhook):
+def test_secret_from_secrets_manager_when_no_direct_secret(table, invoke_webhook):
     secret = new_secret()
     arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook", SecretString=secret)["ARN"]
-    monkeypatch.delenv("CLERK_WEBHOOK_SECRET", raising=False)
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET_ID", arn)
     parameters.clear_caches()
     body = to_body(created())
-    assert invoke_webhook(http_api_event(body, svix_headers(secret, body))).status == 200
+    with configured(CLERK_WEBHOOK_SECRET=None, CLERK_WEBHOOK_SECRET_ID=arn):
+        assert invoke_webhook(http_api_event(body, svix_headers(secret, body))).status == 200
     parameters.clear_caches()
 
 
-def test_secret_without_a_value_yet_is_500(table, monkeypatch, invoke_webhook):
+def test_secret_without_a_value_yet_is_500(table, invoke_webhook):
     arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook-empty")["ARN"]
-    monkeypatch.delenv("CLERK_WEBHOOK_SECRET", raising=False)
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET_ID", arn)
     parameters.clear_caches()
     body = to_body(created())
-    response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
+    with configured(CLERK_WEBHOOK_SECRET=None, CLERK_WEBHOOK_SECRET_ID=arn):
+        response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
     assert response.status == 500
     assert response.body == {"error": "webhook receiver is misconfigured"}
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_table_failure_is_503_and_nothing_claims_success(deliver, monkeypatch):
-    client = environment.dynamodb_client()
+    client = container.current().dynamodb
 
     def unavailable(*_args, **_kwargs):
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
@@ -222,7 +221,7 @@ def test_table_failure_is_503_and_nothing_claims_success(deliver, monkeypatch):
     monkeypatch.setattr(client, "transact_write_items", unavailable)
     response = deliver(created())
     assert response.status == 503
-    assert scan_table() == []
+    assert table_items() == []
 
 
 def test_unknown_route_is_404(table, secret, invoke_webhook):

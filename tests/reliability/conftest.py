@@ -16,43 +16,22 @@ from moto import mock_aws
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
-from social_connections import environment
+from social_connections import container
 
-from devtools.signing import new_secret
-from devtools.template_table import create_table_request, table_properties
-from tests.conftest import TABLE_NAME, CallCounter
+from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, RequestCounter
+from devtools.testkit.deliveries import new_secret
+from devtools.testkit.functions import install_container
+from devtools.testkit.template import create_connections_table
 from tests.reliability.support import FIGURES_ENV, write_figures
 
-# The same values tests/conftest.py sets per test; a module-scoped account needs them before any test starts.
-MODULE_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    "TABLE_NAME": TABLE_NAME,
-    "POWERTOOLS_SERVICE_NAME": "clerk-social-connections-test",
-    "POWERTOOLS_METRICS_NAMESPACE": "ClerkSocialConnectionsTest",
-    "ERROR_THRESHOLD": "3",
-}
 # Property tests write a handful of rows per example; moto deep-copies the whole table (stream included) for every
 # action of a transaction, so the table is rebuilt from the template before it grows past this many deliveries.
 DELIVERIES_PER_TABLE = 8
-_TABLE_REQUEST = create_table_request(TABLE_NAME)
-_TIME_TO_LIVE = table_properties()["TimeToLiveSpecification"]
 
 
-def create_table(table_name: str = TABLE_NAME) -> str:
-    """The table of template.yaml (read once per session: rebuilding it is frequent here); returns its stream ARN."""
-    client = boto3.client("dynamodb")
-    request = _TABLE_REQUEST.copy()
-    request["TableName"] = table_name
-    description = client.create_table(**request)["TableDescription"]
-    client.update_time_to_live(
-        TableName=table_name,
-        TimeToLiveSpecification={"AttributeName": _TIME_TO_LIVE["AttributeName"], "Enabled": _TIME_TO_LIVE["Enabled"]},
-    )
-    return description.get("LatestStreamArn", "")
+def create_table(table_name: str = TEST_TABLE_NAME) -> str:
+    """The table of template.yaml in the active moto account; returns its stream ARN."""
+    return create_connections_table(boto3.client("dynamodb"), table_name)
 
 
 @dataclass
@@ -61,11 +40,11 @@ class SharedAccount:
 
     secret: str
     stream_arn: str
-    calls: CallCounter = field(default_factory=CallCounter)
+    calls: RequestCounter = field(default_factory=RequestCounter)
     _deliveries_since_rebuild: int = 0
 
     def rebuild_table(self) -> None:
-        boto3.client("dynamodb").delete_table(TableName=TABLE_NAME)
+        boto3.client("dynamodb").delete_table(TableName=TEST_TABLE_NAME)
         self.stream_arn = create_table()
         self._deliveries_since_rebuild = 0
 
@@ -76,23 +55,22 @@ class SharedAccount:
         self._deliveries_since_rebuild += deliveries
 
     def item_count(self) -> int:
-        return int(boto3.client("dynamodb").scan(TableName=TABLE_NAME, Select="COUNT")["Count"])
+        return int(boto3.client("dynamodb").scan(TableName=TEST_TABLE_NAME, Select="COUNT")["Count"])
 
 
 @pytest.fixture(scope="module")
 def shared_account() -> Iterator[SharedAccount]:
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in MODULE_ENVIRONMENT.items():
+        for name, value in TEST_ENVIRONMENT.items():
             patch.setenv(name, value)
         patch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
         secret = new_secret()
         patch.setenv("CLERK_WEBHOOK_SECRET", secret)
         with mock_aws():
-            environment.reset()
             account = SharedAccount(secret=secret, stream_arn=create_table())
-            environment.dynamodb_client().meta.events.register("before-call.dynamodb", account.calls)
+            account.calls.attach(install_container().dynamodb)
             yield account
-            environment.reset()
+            container.use(None)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
@@ -135,3 +113,11 @@ def one_table_backup_per_moto_transaction() -> Iterator[None]:
         patch.setattr(dynamodb_models, "copy", _OneBackupPerTable)
         patch.setattr(DynamoDBBackend, "transact_write_items", transact_write_items)
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The whole reliability suite is the slow tier: `make test-all` runs it, `make test` does not."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.slow)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import hashlib
-import hmac
 import importlib
 import json
 import os
@@ -18,11 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 from hypothesis import HealthCheck, settings
 
-from devtools.signing import http_api_event, svix_headers
-from tests.conftest import TABLE_NAME, FakeLambdaContext, WebhookResponse
+from devtools.testkit.aws import TEST_TABLE_NAME
+from devtools.testkit.deliveries import HttpResponse, invoke_http
+from devtools.testkit.table import table_items
 
 # Examples per property test when RELIABILITY_EXAMPLES is not set; `make reliability` raises it.
 DEFAULT_EXAMPLES = 250
@@ -85,36 +81,9 @@ def stream_module() -> Any:
     return importlib.import_module("functions.connection_stream.app")
 
 
-def invoke(event: dict[str, Any]) -> WebhookResponse:
+def invoke(event: dict[str, Any]) -> HttpResponse:
     """The real webhook lambda_handler, answering like API Gateway would relay it."""
-    raw = webhook_module().lambda_handler(event, FakeLambdaContext())
-    text = raw.get("body") or "{}"
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = {"raw": text}
-    return WebhookResponse(status=raw["statusCode"], body=body, headers=raw.get("headers") or {})
-
-
-def signed_event(
-    secret: str,
-    body: str,
-    *,
-    message_id: str | None = None,
-    timestamp: datetime | None = None,
-    base64_encoded: bool = False,
-) -> dict[str, Any]:
-    """A delivery exactly as Svix sends it: signed now (or at `timestamp`) with the real svix signer."""
-    return http_api_event(
-        body, svix_headers(secret, body, message_id=message_id, timestamp=timestamp), base64_encoded=base64_encoded
-    )
-
-
-def sign_bytes(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """The Svix v1 signature over raw bytes, for bodies the svix library cannot sign (it only takes text)."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    return invoke_http(webhook_module().lambda_handler, event)
 
 
 def now_seconds() -> int:
@@ -124,34 +93,15 @@ def now_seconds() -> int:
 # ---- the table ---------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def dynamodb_resource() -> Any:
-    """One resource for the whole run (building one costs milliseconds); it talks to whichever moto mock is active."""
-    return boto3.resource("dynamodb")
-
-
-def scan_items(table_name: str = TABLE_NAME) -> list[dict[str, Any]]:
-    """Every item, paged, as plain Python values."""
-    table = dynamodb_resource().Table(table_name)
-    items: list[dict[str, Any]] = []
-    request: dict[str, Any] = {"ConsistentRead": True}
-    while True:
-        page = table.scan(**request)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 TableState = dict[tuple[str, str], dict[str, Any]]
 
 
-def table_state(table_name: str = TABLE_NAME, *, ignore: Iterable[str] = WALL_CLOCK_ATTRIBUTES) -> TableState:
+def table_state(table_name: str = TEST_TABLE_NAME, *, ignore: Iterable[str] = WALL_CLOCK_ATTRIBUTES) -> TableState:
     """The table keyed by (pk, sk), without the attributes that only record when a write happened."""
     ignored = set(ignore)
     return {
         (item["pk"], item["sk"]): {name: value for name, value in item.items() if name not in ignored}
-        for item in scan_items(table_name)
+        for item in table_items(table_name)
     }
 
 

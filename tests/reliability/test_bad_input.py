@@ -23,21 +23,19 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, new_message_id, new_secret, svix_headers
-from tests.conftest import TABLE_NAME, WebhookResponse
-from tests.reliability.conftest import SharedAccount
-from tests.reliability.support import (
-    contract_violations,
-    count,
-    dynamodb_resource,
-    examples,
-    fuzz_settings,
-    invoke,
-    now_seconds,
-    scan_items,
+from devtools.testkit.deliveries import (
+    HttpResponse,
+    http_api_event,
+    new_message_id,
+    new_secret,
     sign_bytes,
     signed_event,
+    svix_headers,
 )
+from devtools.testkit.functions import configured
+from devtools.testkit.table import table_items, user_rows
+from tests.reliability.conftest import SharedAccount
+from tests.reliability.support import contract_violations, count, examples, fuzz_settings, invoke, now_seconds
 
 T0 = 1_716_883_200_000
 MAX_BODY = 256 * 1024
@@ -66,17 +64,10 @@ def fresh_user(prefix: str = "user_r") -> str:
 
 
 def user_items(user_id: str) -> dict[str, dict[str, Any]]:
-    page = (
-        dynamodb_resource()
-        .Table(TABLE_NAME)
-        .query(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"USER#{user_id}"}, ConsistentRead=True
-        )
-    )
-    return {item["sk"]: item for item in page["Items"]}
+    return user_rows(user_id)
 
 
-def deliver(account: SharedAccount, event: dict[str, Any], *, kind: str) -> WebhookResponse:
+def deliver(account: SharedAccount, event: dict[str, Any], *, kind: str) -> HttpResponse:
     """Invoke the handler and check the invariants every request must keep, whatever it carries."""
     account.calls.reset()
     response = invoke(event)
@@ -89,7 +80,7 @@ def deliver(account: SharedAccount, event: dict[str, Any], *, kind: str) -> Webh
     return response
 
 
-def assert_refused_untouched(account: SharedAccount, response: WebhookResponse, *allowed: int) -> None:
+def assert_refused_untouched(account: SharedAccount, response: HttpResponse, *allowed: int) -> None:
     assert response.status in allowed, f"expected one of {allowed}, got {response.status}: {response.body}"
     assert account.calls.total == 0, f"an unverified request reached DynamoDB: {account.calls.calls}"
 
@@ -239,10 +230,16 @@ class MutableDelivery:
     def header_name(self, short: str) -> str | None:
         return next((name for name in self.headers if name.lower().endswith(f"-{short}")), None)
 
-    def apply(self, mutation: Mutation) -> None:  # noqa: PLR0912 - one branch per mutation kind reads best
+    def apply(self, mutation: Mutation) -> None:
+        if mutation.kind.startswith("body_"):
+            self._mutate_body(mutation)
+        elif mutation.kind.startswith("header_"):
+            self._mutate_header(mutation)
+        else:
+            self._mutate_signature(mutation)
+
+    def _mutate_body(self, mutation: Mutation) -> None:
         kind, value = mutation.kind, mutation.value
-        name = self.header_name(mutation.target) if mutation.target else None
-        signature_name = self.header_name("signature")
         if kind == "body_flip" and self.body:
             index = min(len(self.body) - 1, int(mutation.position * len(self.body)))
             self.body = self.body[:index] + bytes([self.body[index] ^ value]) + self.body[index + 1 :]
@@ -261,7 +258,11 @@ class MutableDelivery:
                 index = letters[min(len(letters) - 1, int(mutation.position * len(letters)))]
                 escaped = f"\\u{self.body[index]:04x}".encode()
                 self.body = self.body[:index] + escaped + self.body[index + 1 :]
-        elif kind == "header_drop" and name:
+
+    def _mutate_header(self, mutation: Mutation) -> None:
+        kind, value = mutation.kind, mutation.value
+        name = self.header_name(mutation.target) if mutation.target else None
+        if kind == "header_drop" and name:
             del self.headers[name]
         elif kind == "header_empty" and name:
             self.headers[name] = ""
@@ -275,7 +276,11 @@ class MutableDelivery:
             self.headers[name.upper()] = self.headers.pop(name)
         elif kind == "header_alias" and name:
             self.headers[name.lower().replace("svix-", "webhook-")] = self.headers.pop(name)
-        elif kind == "sig_version" and signature_name:
+
+    def _mutate_signature(self, mutation: Mutation) -> None:
+        kind, value = mutation.kind, mutation.value
+        signature_name = self.header_name("signature")
+        if kind == "sig_version" and signature_name:
             self.headers[signature_name] = self.headers[signature_name].replace("v1,", f"{value},")
         elif kind == "sig_corrupt" and signature_name and self.headers[signature_name]:
             text = self.headers[signature_name]
@@ -553,7 +558,7 @@ def test_signed_random_clerk_events_never_fail_and_keep_the_contract(shared_acco
         else:
             assert outcome in ("duplicate", "stale")
             assert profile["version"] >= event["data"]["updated_at"]
-    items = [item for item in scan_items() if item["pk"].endswith(suffix)]
+    items = [item for item in table_items() if item["pk"].endswith(suffix)]
     assert contract_violations(items) == []
     assert {item["pk"].removeprefix("USER#") for item in items} <= touched
     assert TOKEN not in repr(items)
@@ -622,7 +627,7 @@ def connection_rows(user_id: str) -> dict[str, dict[str, Any]]:
 
 
 def check_wrong_type_outcome(
-    path: tuple[Any, ...], value: Any, response: WebhookResponse, before: dict[str, dict[str, Any]], user_id: str
+    path: tuple[Any, ...], value: Any, response: HttpResponse, before: dict[str, dict[str, Any]], user_id: str
 ) -> dict[str, dict[str, Any]]:
     """Assert what a wrong type at `path` may do; returns the user's rows afterwards."""
     if path == ("type",) or path in STRICT_PATHS:
@@ -667,7 +672,7 @@ def test_a_wrong_type_in_every_field_of_a_clerk_payload(shared_account):
         response = deliver(shared_account, signed_event(shared_account.secret, to_body(payload)), kind="wrong_type")
         rows = check_wrong_type_outcome(path, value, response, rows, user_id)
     assert len({path for path, _ in cases}) > 150  # every field of a real-shaped payload
-    assert contract_violations(scan_items()) == []
+    assert contract_violations(table_items()) == []
 
 
 def test_a_wrong_type_in_every_field_of_a_deletion(shared_account):
@@ -920,7 +925,7 @@ def test_nasty_corpus(shared_account, build, allowed):
     assert response.status in allowed, response.body
     if response.status in (401, 413):
         assert shared_account.calls.total == 0
-    assert contract_violations(scan_items()) == []
+    assert contract_violations(table_items()) == []
 
 
 # ---- 5. signing secrets of the wrong format on our side: a loud 500, never a 2xx, never a write -------------------
@@ -940,19 +945,19 @@ WRONG_FORMAT_SECRETS = {
 
 
 @pytest.mark.parametrize("name", list(WRONG_FORMAT_SECRETS))
-def test_configured_secret_of_the_wrong_format_fails_loudly(shared_account, monkeypatch, name):
-    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", WRONG_FORMAT_SECRETS[name])
-    body = to_body(clerk_payload(fresh_user()))
-    for signer in (GOOD_SECRET, new_secret()):
-        shared_account.calls.reset()
-        response = invoke(http_api_event(body, svix_headers(signer, body)))
-        count("bad_input.requests")
-        count("bad_input.wrong_secret_config")
-        count(f"bad_input.status.{response.status}")
-        # Our misconfiguration is a 500 (alarm, Svix retries), not a 401 that blames the sender.
-        assert response.status == 500, f"{name}: {response.status}"
-        assert response.body == {"error": "webhook receiver is misconfigured"}
-        assert shared_account.calls.total == 0
+def test_configured_secret_of_the_wrong_format_fails_loudly(shared_account, name):
+    with configured(CLERK_WEBHOOK_SECRET=WRONG_FORMAT_SECRETS[name]):
+        body = to_body(clerk_payload(fresh_user()))
+        for signer in (GOOD_SECRET, new_secret()):
+            shared_account.calls.reset()
+            response = invoke(http_api_event(body, svix_headers(signer, body)))
+            count("bad_input.requests")
+            count("bad_input.wrong_secret_config")
+            count(f"bad_input.status.{response.status}")
+            # Our misconfiguration is a 500 (alarm, Svix retries), not a 401 that blames the sender.
+            assert response.status == 500, f"{name}: {response.status}"
+            assert response.body == {"error": "webhook receiver is misconfigured"}
+            assert shared_account.calls.total == 0
 
 
 def test_sender_secret_of_the_wrong_format_is_refused(shared_account):

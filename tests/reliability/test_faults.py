@@ -23,27 +23,20 @@ from botocore.compat import HTTPHeaders
 from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff, RetryContext, RetryEventAdapter, ThrottlingErrorDetector
 from moto.core.models import botocore_stubber
-from social_connections import environment
-from social_connections import repository as repository_module
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
+from social_connections.storage import DYNAMODB_CLIENT_CONFIG
+from social_connections.storage import dynamodb_store as store_module
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, new_message_id, svix_headers
-from devtools.stream_records import StreamReader, lambda_record
-from devtools.template_table import load_template
-from tests.conftest import TABLE_NAME, FakeLambdaContext, WebhookResponse
+from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
+from devtools.testkit.deliveries import HttpResponse, http_api_event, new_message_id, svix_headers
+from devtools.testkit.functions import install_container
+from devtools.testkit.table import StreamReader, lambda_record, table_items
+from devtools.testkit.template import load_template
 from tests.reliability.conftest import create_table
-from tests.reliability.support import (
-    DEFAULT_EXAMPLES,
-    count,
-    examples,
-    invoke,
-    rows_lost,
-    scan_items,
-    stream_module,
-    table_state,
-)
+from tests.reliability.support import DEFAULT_EXAMPLES, count, examples, invoke, rows_lost, stream_module, table_state
 
 T0 = 1_716_883_200_000
 SVIX_TIMEOUT_SECONDS = 15
@@ -169,14 +162,14 @@ class FaultLab:
 
     def fresh(self) -> None:
         """An empty table and a new client (a new container: botocore's retry quota starts full)."""
-        boto3.client("dynamodb").delete_table(TableName=TABLE_NAME)
+        boto3.client("dynamodb").delete_table(TableName=TEST_TABLE_NAME)
         create_table()
-        environment.reset()
+        install_container()
         self.injector = FaultInjector()
-        self.injector.attach(environment.dynamodb_client())
+        self.injector.attach(container.current().dynamodb)
         self.sleeps.clear()
 
-    def deliver(self, body: str, message_id: str) -> WebhookResponse:
+    def deliver(self, body: str, message_id: str) -> HttpResponse:
         # Svix keeps the message id across attempts and signs each attempt with its own timestamp.
         return invoke(http_api_event(body, svix_headers(self.secret, body, message_id=message_id)))
 
@@ -187,7 +180,7 @@ def lab(table: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     moto = botocore_stubber.process_request
     monkeypatch.setattr(botocore_stubber, "process_request", lambda request: lab.injector.answer(moto, request))
     monkeypatch.setattr(botocore.endpoint, "time", _RecordingClock(lab.sleeps))
-    monkeypatch.setattr(repository_module, "time", _RecordingClock(lab.sleeps))
+    monkeypatch.setattr(store_module, "time", _RecordingClock(lab.sleeps))
     lab.fresh()
     return lab
 
@@ -261,14 +254,14 @@ SPLIT_KINDS = ("ProvisionedThroughputExceededException", "read-timeout", GHOST_W
 
 
 def profile_version() -> Decimal | None:
-    profile = next((item for item in scan_items() if item["sk"] == "PROFILE"), None)
+    profile = next((item for item in table_items() if item["sk"] == "PROFILE"), None)
     return profile.get("version") if profile else None
 
 
 MESSAGE_ID = new_message_id()
 
 
-def run(lab: FaultLab, scenario: Scenario, *faults: Fault) -> WebhookResponse:
+def run(lab: FaultLab, scenario: Scenario, *faults: Fault) -> HttpResponse:
     """A fresh table, the setup events, then the event under `faults`; returns the first answer to the event."""
     lab.fresh()
     for body in scenario.setup:
@@ -325,7 +318,7 @@ def test_split_plan_keeps_non_idempotent_failures_with_the_version_bump(lab):
     assert lab.injector.operations == ["Query", "TransactWriteItems", "TransactWriteItems"]
     undisturbed = table_state()
     assert run(lab, scenario, Fault("ProvisionedThroughputExceededException", call=2)).status == 503
-    assert sum(1 for item in scan_items() if item.get("errorCount")) == 0, "a failure count landed before the end"
+    assert sum(1 for item in table_items() if item.get("errorCount")) == 0, "a failure count landed before the end"
     assert lab.deliver(scenario.event, MESSAGE_ID).status == 200
     assert rows_lost(undisturbed, table_state()) == 0
 
@@ -344,7 +337,7 @@ def worst_backoff(attempt: int) -> float:
 
 
 def test_retry_budget_answers_svix_within_its_timeout(lab):
-    config: Any = environment.DYNAMODB_CLIENT_CONFIG  # botocore's stubs do not declare Config's attributes
+    config: Any = DYNAMODB_CLIENT_CONFIG  # botocore's stubs do not declare Config's attributes
     assert config.retries is not None
     assert config.retries["mode"] in ("standard", "adaptive")
     attempts = int(config.retries["total_max_attempts"])
@@ -418,15 +411,15 @@ def run_shard(
 
 def stream_handler(event: dict[str, Any]) -> dict[str, Any]:
     count("stream.invocations")
-    return dict(stream_module().lambda_handler(event, FakeLambdaContext()))
+    return dict(stream_module().lambda_handler(event, LambdaContextStub()))
 
 
 def user_rows(user_id: str) -> dict[str, dict[str, Any]]:
-    return {item["sk"]: item for item in scan_items() if item["pk"] == f"USER#{user_id}"}
+    return {item["sk"]: item for item in table_items() if item["pk"] == f"USER#{user_id}"}
 
 
 def stream_reader() -> StreamReader:
-    arn = boto3.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+    arn = boto3.client("dynamodb").describe_table(TableName=TEST_TABLE_NAME)["Table"]["LatestStreamArn"]
     return StreamReader(boto3.client("dynamodbstreams"), arn)
 
 
@@ -469,7 +462,7 @@ def test_poison_records_are_dead_lettered_without_blocking_the_shard(lab, batch_
         assert lab.deliver(to_body(deleted_event(user_id)), new_message_id()).status == 200
     tombstones = reader.read()
     for _ in range(3):  # enough failures to move user_late's X connection to error
-        environment.repository().record_publish_failure("user_late", ConnectionKey(Platform.TWITTER, "eac_000"), "503")
+        container.current().store.record_publish_failure("user_late", ConnectionKey(Platform.TWITTER, "eac_000"), "503")
     unreadable = lambda_record(UNREADABLE_RECORD, tombstones[0]["eventSourceARN"])
     records = [tombstones[0], unreadable, *tombstones[1:], *reader.read()]
     lab.injector.arm(

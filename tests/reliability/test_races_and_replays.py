@@ -19,25 +19,18 @@ from typing import Any
 
 import boto3
 import pytest
-from social_connections import environment
+from social_connections import container
+from social_connections.apply_clerk_event import apply_snapshot
 from social_connections.clerk_events import ClerkUser
-from social_connections.repository import ConnectionsRepository, iso_from_millis
-from social_connections.sync import apply_snapshot
+from social_connections.clock import iso_from_millis
+from social_connections.storage import DynamoDBConnectionStore
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, new_message_id, svix_headers
-from devtools.stream_records import StreamReader
-from tests.conftest import TABLE_NAME, FakeLambdaContext
+from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
+from devtools.testkit.deliveries import http_api_event, new_message_id, svix_headers
+from devtools.testkit.table import StreamReader, table_items
 from tests.reliability.conftest import create_table
-from tests.reliability.support import (
-    contract_violations,
-    count,
-    examples,
-    invoke,
-    rows_lost,
-    scan_items,
-    stream_module,
-)
+from tests.reliability.support import contract_violations, count, examples, invoke, rows_lost, stream_module
 
 T0 = 1_716_883_200_000
 REFERENCE_TABLE = "connections-reference"
@@ -150,10 +143,10 @@ class RaceLab:
             self.conflicts += 1
 
     def watch(self) -> None:
-        client = environment.dynamodb_client()
+        client = container.current().dynamodb
         self.make_atomic(client)
         client.meta.events.register("after-call.dynamodb", self._conflict)
-        arn = boto3.client("dynamodb").describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+        arn = boto3.client("dynamodb").describe_table(TableName=TEST_TABLE_NAME)["Table"]["LatestStreamArn"]
         streams = boto3.client("dynamodbstreams")
         self.make_atomic(streams)
         self.reader = LockedStreamReader(StreamReader(streams, arn), self.lock)  # one stream position per test
@@ -219,7 +212,7 @@ class StreamPoller:
         records = self._reader.read()
         if records:
             self.records += len(records)
-            response = stream_module().lambda_handler({"Records": records}, FakeLambdaContext())
+            response = stream_module().lambda_handler({"Records": records}, LambdaContextStub())
             self.failures.extend(response["batchItemFailures"])
         return bool(records)
 
@@ -249,9 +242,9 @@ def deliver_concurrently(lab: RaceLab, deliveries: list[Message]) -> None:
 
 def newest_alone(story: UserStory) -> dict[str, dict[str, Any]]:
     """The rows the newest snapshot gives a user on its own, applied sequentially to the reference table."""
-    repository = ConnectionsRepository(REFERENCE_TABLE, boto3.client("dynamodb"))
-    apply_snapshot(repository, ClerkUser.model_validate(story.snapshots[-1]["data"]))
-    rows = scan_items(REFERENCE_TABLE)
+    store = DynamoDBConnectionStore(REFERENCE_TABLE, boto3.client("dynamodb"))
+    apply_snapshot(store, ClerkUser.model_validate(story.snapshots[-1]["data"]))
+    rows = table_items(REFERENCE_TABLE)
     return {item["sk"]: item for item in rows if item["pk"] == f"USER#{story.user_id}"}
 
 
@@ -290,7 +283,7 @@ def check_user(story: UserStory, rows: dict[str, dict[str, Any]]) -> None:
 
 
 def check_table(stories: list[UserStory]) -> list[dict[str, Any]]:
-    items = scan_items()
+    items = table_items()
     assert contract_violations(items) == []
     by_user: dict[str, dict[str, dict[str, Any]]] = {}
     for item in items:
@@ -328,7 +321,7 @@ def test_shuffled_duplicated_concurrent_deliveries_converge_and_replays_change_n
     with lab.stream_poller() as poller:
         deliver_concurrently(lab, replays)
     assert poller.records == 0, "a replay wrote to the table"
-    assert scan_items() == settled
+    assert table_items() == settled
     count("replays.events", len(replays))
 
 

@@ -18,15 +18,16 @@ import standardwebhooks.webhooks as standard_webhooks
 from botocore.exceptions import ClientError
 from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
-from social_connections import environment
-from social_connections.connection_rules import ConnectionKey
+from social_connections import container
+from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.signing import http_api_event, new_secret, svix_headers
-from devtools.stream_records import StreamReader
-from devtools.template_table import TEMPLATE_PATH, load_template
-from tests.conftest import FakeLambdaContext, WebhookResponse
+from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.deliveries import HttpResponse, http_api_event, new_secret, svix_headers
+from devtools.testkit.functions import configured
+from devtools.testkit.table import StreamReader
+from devtools.testkit.template import TEMPLATE_PATH, load_template
 from tests.reliability.support import count, invoke, stream_module, webhook_module
 
 T0 = 1_716_883_200_000
@@ -89,10 +90,10 @@ def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.mark.usefixtures("debug_logging")
 def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkeypatch, capfd, caplog):
-    answers: list[WebhookResponse] = []
+    answers: list[HttpResponse] = []
     signatures: list[str] = []
 
-    def send(event: dict[str, Any]) -> WebhookResponse:
+    def send(event: dict[str, Any]) -> HttpResponse:
         signatures.append(event["headers"].get("svix-signature", ""))
         answers.append(invoke(event))
         count("security.requests_logged")
@@ -119,19 +120,18 @@ def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkey
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": ACCOUNT_EMAIL}}, "Query")
 
     with monkeypatch.context() as patch:
-        patch.setattr(environment.dynamodb_client(), "query", unavailable)
+        patch.setattr(container.current().dynamodb, "query", unavailable)
         assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 503
-    with monkeypatch.context() as patch:
-        patch.setenv("CLERK_WEBHOOK_SECRET", secret.replace("whsec_", "whsec_%"))
+    with configured(CLERK_WEBHOOK_SECRET=secret.replace("whsec_", "whsec_%")):
         assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 500
 
     # The stream function over everything the table emitted, including a deletion's cleanup.
     reader = StreamReader(boto3.client("dynamodbstreams"), table)
     for _ in range(3):
-        environment.repository().record_publish_failure("user_sec", ConnectionKey(Platform.TWITTER, "eac_sec"), "401")
+        container.current().store.record_publish_failure("user_sec", ConnectionKey(Platform.TWITTER, "eac_sec"), "401")
     assert send(signed(secret, deleted_event("user_sec"))).status == 200
     while records := reader.read():
-        assert stream_module().lambda_handler({"Records": records}, FakeLambdaContext())["batchItemFailures"] == []
+        assert stream_module().lambda_handler({"Records": records}, LambdaContextStub())["batchItemFailures"] == []
 
     captured = capfd.readouterr()
     output = "\n".join([captured.out, captured.err, *(record.getMessage() for record in caplog.records), caplog.text])
@@ -153,7 +153,7 @@ def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkey
     assert not [name for name, value in secrets.items() if value and value in json.dumps([a.body for a in answers])]
     assert {json.dumps(a.body) for a in answers if a.status == 401} == {json.dumps({"error": "invalid signature"})}
     # Nor in the table: webhooks carry no tokens, and a token that shows up anyway is not stored.
-    items = boto3.resource("dynamodb").Table(environment.table_name()).scan()["Items"]
+    items = boto3.resource("dynamodb").Table(container.current().settings.table_name).scan()["Items"]
     assert ACCESS_TOKEN not in repr(items) and REFRESH_TOKEN not in repr(items)
 
 
@@ -231,7 +231,7 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
 def observed_calls(table: str, secret: str) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Every DynamoDB call each function makes over a story that takes all their write paths."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    environment.dynamodb_client().meta.events.register(
+    container.current().dynamodb.meta.events.register(
         "provide-client-params.dynamodb", lambda params, model, **_: calls.append((model.name, dict(params)))
     )
     reader = StreamReader(boto3.client("dynamodbstreams"), table)
@@ -248,10 +248,10 @@ def observed_calls(table: str, secret: str) -> dict[str, list[tuple[str, dict[st
         assert invoke(signed(secret, payload)).status == 200
     webhook_calls = list(calls)
     for _ in range(3):  # another service's recorded failures: the stream function moves the row to error
-        environment.repository().record_publish_failure("user_other", ConnectionKey(Platform.TWITTER, "eac_000"), "x")
+        container.current().store.record_publish_failure("user_other", ConnectionKey(Platform.TWITTER, "eac_000"), "x")
     calls.clear()
     while records := reader.read():
-        assert stream_module().lambda_handler({"Records": records}, FakeLambdaContext())["batchItemFailures"] == []
+        assert stream_module().lambda_handler({"Records": records}, LambdaContextStub())["batchItemFailures"] == []
     return {"ClerkWebhookFunction": webhook_calls, "ConnectionStreamFunction": list(calls)}
 
 

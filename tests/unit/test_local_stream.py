@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devtools.local_stream import StreamPoller, compile_filters, matches_any
-from devtools.local_template import StreamMapping, read_template
+from devtools.testkit.template import StreamMapping, read_template
 
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
 

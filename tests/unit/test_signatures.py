@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import standardwebhooks.webhooks
 from social_connections.signatures import (
     InvalidSignatureError,
     SecretConfigurationError,
@@ -12,24 +13,46 @@ from social_connections.signatures import (
     delivery_headers,
 )
 
-from devtools.signing import new_secret, svix_headers
+from devtools.testkit.deliveries import new_secret, svix_headers
 
 BODY = '{"type":"user.created","data":{"id":"user_1","updated_at":1}}'
+# Svix's documented test vector (secret, message, and the signature Svix computed for them).
+VECTOR_SECRET = "whsec_plJ3nmyCDGBKInavdOK15jsl"
+VECTOR_BODY = b'{"event_type":"ping","data":{"success":true}}'
+VECTOR_HEADERS = {
+    "svix-id": "msg_loFOjxBNrRLzqYUf",
+    "svix-timestamp": "1731705121",
+    "svix-signature": "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
+}
 
 
-def test_svix_documented_test_vector():
-    verifier = SignatureVerifier.from_config("whsec_plJ3nmyCDGBKInavdOK15jsl")
-    body = b'{"event_type":"ping","data":{"success":true}}'
-    headers = delivery_headers(
-        {
-            "svix-id": "msg_loFOjxBNrRLzqYUf",
-            "svix-timestamp": "1731705121",
-            "svix-signature": "v1,rAvfW3dJ/X/qxhsaXPOyyCGmRKsaKWcsNccKXlIktD0=",
-        }
-    )
-    # The vector is from 2024: outside the 5-minute window today, which is exactly what must be refused.
+class _FrozenClock(datetime):
+    """datetime whose now() is the vector's signing time, so the HMAC is checked and not only the timestamp."""
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.fromtimestamp(int(VECTOR_HEADERS["svix-timestamp"]) + 30, tz=tz)
+
+
+@pytest.fixture
+def at_vector_time(monkeypatch):
+    monkeypatch.setattr(standardwebhooks.webhooks, "datetime", _FrozenClock)
+
+
+def test_svix_documented_test_vector_is_accepted_at_its_time(at_vector_time):
+    SignatureVerifier.from_config(VECTOR_SECRET).verify(VECTOR_BODY, delivery_headers(VECTOR_HEADERS))
+
+
+def test_svix_documented_test_vector_fails_with_one_byte_changed(at_vector_time):
+    verifier = SignatureVerifier.from_config(VECTOR_SECRET)
     with pytest.raises(InvalidSignatureError):
-        verifier.verify(body, headers)
+        verifier.verify(VECTOR_BODY.replace(b"true", b"True"), delivery_headers(VECTOR_HEADERS))
+
+
+def test_svix_documented_test_vector_is_stale_today():
+    verifier = SignatureVerifier.from_config(VECTOR_SECRET)
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(VECTOR_BODY, delivery_headers(VECTOR_HEADERS))
 
 
 def test_valid_signature_passes_and_any_byte_change_fails():
@@ -63,11 +86,17 @@ def test_unusable_secret_configuration_is_our_error(config):
         SignatureVerifier.from_config(config)
 
 
-def test_every_configured_secret_is_tried():
-    first, second = new_secret(), new_secret()
+def test_every_configured_secret_is_tried_and_no_other():
+    first, second, unknown = new_secret(), new_secret(), new_secret()
     verifier = SignatureVerifier.from_config(f"{first}\n{second.removeprefix('whsec_')}")
-    for secret in (first, second):
-        verifier.verify(BODY.encode(), delivery_headers(svix_headers(secret, BODY)))
+    accepted = []
+    for secret in (first, second, unknown):
+        try:
+            verifier.verify(BODY.encode(), delivery_headers(svix_headers(secret, BODY)))
+        except InvalidSignatureError:
+            continue
+        accepted.append(secret)
+    assert accepted == [first, second]
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=-5, seconds=-5), timedelta(minutes=5, seconds=5)])

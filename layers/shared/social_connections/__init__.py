@@ -1,7 +1,22 @@
-"""Clerk social-connection sync: event models, provider mapping, connection rules and the DynamoDB repository."""
+"""Clerk social-connection sync: the connections table's domain, its rules, and the store other services use.
 
-from social_connections.connection_rules import ConnectionKey, ConnectionStatus
+The public surface for other services is `__all__`: read a user's connections and report publish results, e.g.
+
+    store = DynamoDBConnectionStore.for_table("clerk-social-connections-ConnectionsTable-XXXX")
+    store.record_publish_failure("user_2abc", ConnectionKey(Platform.TWITTER, "eac_123"), "403 from the X API")
+"""
+
+from social_connections.connection_store import ConnectionStore
+from social_connections.model import ConnectionKey, ConnectionStatus, StoredConnection, StoredUser
 from social_connections.providers import Platform
-from social_connections.repository import ConnectionsRepository
+from social_connections.storage import DynamoDBConnectionStore
 
-__all__ = ["ConnectionKey", "ConnectionStatus", "ConnectionsRepository", "Platform"]
+__all__ = [
+    "ConnectionKey",
+    "ConnectionStatus",
+    "ConnectionStore",
+    "DynamoDBConnectionStore",
+    "Platform",
+    "StoredConnection",
+    "StoredUser",
+]

@@ -2,18 +2,32 @@
 
 Lenient where Clerk adds fields (unknown keys are ignored), strict where a wrong value would corrupt the table:
 identifiers that become key parts, `updated_at` (the ordering version) and the event type.
-External accounts stay raw here and are validated one by one in `connection_rules`, so one malformed entry
-cannot block the others.
+External accounts stay raw in the event and are validated one by one (`parse_external_account`), so one malformed
+entry cannot block the others. Every validation failure is summarized the same way: field locations and error types,
+never the input values, which may hold e-mail addresses.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictInt, StrictStr, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
 # Clerk ids look like `user_2g7np...`, `eac_...`; they become parts of DynamoDB keys, so `#` and spaces are refused.
-ClerkId = Annotated[StrictStr, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")]
+CLERK_ID_PATTERN: Final = r"^[A-Za-z0-9_\-]{1,128}$"
+CLERK_ID: Final = re.compile(CLERK_ID_PATTERN)
+ClerkId = Annotated[StrictStr, Field(pattern=CLERK_ID_PATTERN)]
 EpochMillis = Annotated[StrictInt, Field(gt=0, lt=10**15)]
 
 HANDLED_USER_EVENTS = frozenset({"user.created", "user.updated", "user.deleted"})
@@ -100,3 +114,38 @@ class ExternalAccount(_Lenient):
     def account_id(self) -> str:
         """The stable Clerk id of the account: `external_account_id` if present, else `id`."""
         return self.external_account_id or self.id
+
+
+class InvalidEventError(ValueError):
+    """Signed input that is not a valid Clerk event (or account entry); the message is a summary without values."""
+
+    def __init__(self, summary: list[str]) -> None:
+        super().__init__("; ".join(summary))
+        self.summary = summary
+
+
+MAX_SUMMARY_ITEMS: Final = 10
+_events: TypeAdapter[UserSnapshotEvent | UserDeletedEvent | UnhandledEvent] = TypeAdapter(ClerkEvent)
+
+
+def _summary(error: ValidationError) -> list[str]:
+    return [
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['type']}"
+        for item in error.errors(include_input=False)[:MAX_SUMMARY_ITEMS]
+    ]
+
+
+def parse_clerk_event(body: bytes) -> UserSnapshotEvent | UserDeletedEvent | UnhandledEvent:
+    """The event in a verified delivery's raw body; InvalidEventError when it is not one."""
+    try:
+        return _events.validate_json(body)
+    except ValidationError as error:
+        raise InvalidEventError(_summary(error)) from error
+
+
+def parse_external_account(raw: object) -> ExternalAccount:
+    """One `external_accounts` entry; InvalidEventError when it is malformed."""
+    try:
+        return ExternalAccount.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidEventError(_summary(error)) from error

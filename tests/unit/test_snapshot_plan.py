@@ -1,4 +1,4 @@
-"""The pure rules: snapshot + stored rows -> the writes to make, and the stream's status transitions."""
+"""The snapshot rules: a Clerk snapshot + stored rows -> the writes to make, and nothing more."""
 
 from __future__ import annotations
 
@@ -6,17 +6,9 @@ from dataclasses import replace
 
 import pytest
 from social_connections.clerk_events import ClerkUser
-from social_connections.connection_rules import (
-    ConnectionHealth,
-    ConnectionKey,
-    ConnectionStatus,
-    DesiredState,
-    StoredConnection,
-    desired_state,
-    health_transition,
-    plan_sync,
-)
+from social_connections.model import ConnectionKey, ConnectionStatus, StoredConnection
 from social_connections.providers import Platform, platform_for
+from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync
 
 from devtools.clerk_payloads import external_account, user_event
 
@@ -140,26 +132,3 @@ def test_non_object_entries_and_unreadable_ids_are_reported_without_a_key():
 def test_scopes_are_split_and_sorted():
     account = external_account("eac_x", "oauth_x", updated_at=T0, scopes="users.read tweet.read  tweet.read")
     assert desired_state(user(account)).connections[X].details.approved_scopes == ("tweet.read", "users.read")
-
-
-def health(status: ConnectionStatus, errors: int, verification: str | None = "verified") -> ConnectionHealth:
-    return ConnectionHealth(
-        user_id="user_1", key=X, status=status, error_count=errors, verification_status=verification
-    )
-
-
-@pytest.mark.parametrize(
-    ("current", "expected"),
-    [
-        (health(ConnectionStatus.CONNECTED, 2), None),
-        (health(ConnectionStatus.CONNECTED, 3), ConnectionStatus.ERROR),
-        (health(ConnectionStatus.CONNECTED, 9), ConnectionStatus.ERROR),
-        (health(ConnectionStatus.ERROR, 0), ConnectionStatus.CONNECTED),
-        (health(ConnectionStatus.ERROR, 0, "failed"), None),
-        (health(ConnectionStatus.ERROR, 1), None),
-        (health(ConnectionStatus.DISCONNECTED, 5), None),
-        (health(ConnectionStatus.EXPIRED, 0), None),
-    ],
-)
-def test_health_transition(current, expected):
-    assert health_transition(current, threshold=3) is expected

@@ -1,102 +1,39 @@
 """Pure rules: a Clerk user snapshot plus what is stored become the connection changes to write.
 
-No I/O here. The repository reads the stored state and writes the plan; `sync` ties the two together.
+No I/O here: `apply_clerk_event` reads the stored state through a store, plans with these rules, and writes the plan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
 
+from social_connections.clerk_events import (
+    CLERK_ID,
+    ClerkUser,
+    ExternalAccount,
+    InvalidEventError,
+    parse_external_account,
+)
+from social_connections.model import (
+    AccountDetails,
+    ConnectionKey,
+    ConnectionStatus,
+    ConnectionUpsert,
+    DesiredConnection,
+    MalformedAccount,
+    StoredConnection,
+    SyncPlan,
+)
 from social_connections.providers import Platform, platform_for
 
-if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-    from social_connections.clerk_events import ClerkUser, ExternalAccount
-
-
-class ConnectionStatus(StrEnum):
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    EXPIRED = "expired"
-    ERROR = "error"
-
-
 # Clerk verification status -> connection status; unlisted ones (unverified, transferable, none) are no connection.
-VERIFICATION_STATUSES: Mapping[str, ConnectionStatus] = {
+VERIFICATION_STATUSES: Final[Mapping[str, ConnectionStatus]] = {
     "verified": ConnectionStatus.CONNECTED,
     "expired": ConnectionStatus.EXPIRED,
     "failed": ConnectionStatus.ERROR,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionKey:
-    platform: Platform
-    external_account_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class AccountDetails:
-    """Everything the webhook copies from Clerk onto a connection row; equal details mean nothing to write."""
-
-    platform_user_id: str | None
-    platform_username: str | None
-    account_version: int
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    image_url: str | None
-    provider: str
-    clerk_account_id: str
-    verification_status: str | None
-    approved_scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredConnection:
-    key: ConnectionKey
-    status: ConnectionStatus
-    details: AccountDetails
-
-
-@dataclass(frozen=True, slots=True)
-class MalformedAccount:
-    """A mapped account entry that failed validation; `key` is known when its id and provider were readable."""
-
-    key: ConnectionKey | None
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredConnection:
-    key: ConnectionKey
-    status: ConnectionStatus
-    error_count: int
-    details: AccountDetails
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionUpsert:
-    desired: DesiredConnection
-    # None keeps the stored status (an `error` set by the stream function survives an unchanged account).
-    set_status: ConnectionStatus | None
-    reset_errors: bool
-    is_new: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPlan:
-    upserts: list[ConnectionUpsert] = field(default_factory=list)
-    disconnects: list[ConnectionKey] = field(default_factory=list)
-    failures: list[MalformedAccount] = field(default_factory=list)
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.upserts or self.disconnects or self.failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +44,6 @@ class DesiredState:
 
 def desired_state(user: ClerkUser) -> DesiredState:
     """The connections a snapshot asks for: mapped providers with a connection-worthy verification status."""
-    # Imported here so that the stream function, which uses only the health rules, never loads pydantic (~45 ms).
-    from pydantic import ValidationError  # noqa: PLC0415
-
-    from social_connections.clerk_events import ExternalAccount  # noqa: PLC0415
-
     connections: dict[ConnectionKey, DesiredConnection] = {}
     malformed: list[MalformedAccount] = []
     for raw in user.external_accounts:
@@ -123,9 +55,10 @@ def desired_state(user: ClerkUser) -> DesiredState:
         if platform is None:
             continue
         try:
-            account = ExternalAccount.model_validate(raw)
-        except ValidationError as error:
-            malformed.append(MalformedAccount(key=_readable_key(raw, platform), reason=_summarize(error)))
+            account = parse_external_account(raw)
+        except InvalidEventError as error:
+            reason = f"invalid external account ({error})"
+            malformed.append(MalformedAccount(key=_readable_key(raw, platform), reason=reason))
             continue
         status = VERIFICATION_STATUSES.get(account.verification.status or "") if account.verification else None
         if status is None:
@@ -193,36 +126,9 @@ def _details(account: ExternalAccount) -> AccountDetails:
 
 
 def _readable_key(raw: Mapping[str, object], platform: Platform) -> ConnectionKey | None:
+    """The row a malformed entry would have had, when its id is still a valid Clerk id (the model's own rule)."""
     for field_name in ("external_account_id", "id"):
         value = raw.get(field_name)
-        if isinstance(value, str) and value and value.replace("_", "").replace("-", "").isalnum() and len(value) <= 128:
+        if isinstance(value, str) and CLERK_ID.fullmatch(value):
             return ConnectionKey(platform, value)
-    return None
-
-
-def _summarize(error: ValidationError) -> str:
-    """Field locations and error types only: never the input values, which may hold e-mail addresses."""
-    parts: Iterable[str] = (
-        f"{'.'.join(str(p) for p in item['loc'])}: {item['type']}" for item in error.errors(include_input=False)
-    )
-    return "invalid external account (" + "; ".join(parts) + ")"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionHealth:
-    """What the stream function decides a transition on, read from a stream image of a connection row."""
-
-    user_id: str
-    key: ConnectionKey
-    status: ConnectionStatus
-    error_count: int
-    verification_status: str | None
-
-
-def health_transition(health: ConnectionHealth, threshold: int) -> ConnectionStatus | None:
-    """connected with >= threshold failures -> error; error with 0 failures, still verified -> connected; else None."""
-    if health.status is ConnectionStatus.CONNECTED and health.error_count >= threshold:
-        return ConnectionStatus.ERROR
-    if health.status is ConnectionStatus.ERROR and health.error_count == 0 and health.verification_status == "verified":
-        return ConnectionStatus.CONNECTED
     return None

@@ -1,12 +1,40 @@
-"""Read the table's stream like Lambda's event source mapping does, and shape records as Lambda delivers them."""
+"""The table as tests see it: every item as plain values, a user's rows, and the stream read as Lambda reads it."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+import boto3
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+
+
+@lru_cache(maxsize=4)
+def _resource(endpoint_url: str | None) -> Any:
+    # Building a resource costs milliseconds, and property tests scan thousands of times; one per endpoint.
+    return boto3.resource("dynamodb", endpoint_url=endpoint_url)
+
+
+def table_items(table_name: str | None = None) -> list[dict[str, Any]]:
+    """Every item of the table (TABLE_NAME unless named), paged and consistent, as plain values sorted by key."""
+    table = _resource(os.environ.get("AWS_ENDPOINT_URL")).Table(table_name or os.environ["TABLE_NAME"])
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda item: (str(item["pk"]), str(item["sk"])))
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def user_rows(user_id: str, table_name: str | None = None) -> dict[str, dict[str, Any]]:
+    """A user's items by sort key (PROFILE, CONNECTION#...)."""
+    return {str(item["sk"]): item for item in table_items(table_name) if item["pk"] == f"USER#{user_id}"}
 
 
 def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -1,20 +1,26 @@
-"""What the local stack reads from template.yaml: each function's handler, environment, HTTP routes and stream mapping.
+"""template.yaml as the tests, the local stack and the benchmarks read it: one source of truth for table and functions.
 
 The template is parsed with CloudFormation intrinsics kept as long-form dicts ({"Ref": ...}, {"Fn::GetAtt": [...]}),
-so references can be resolved to the local stand-ins of the resources they name.
+as SAM itself reads it, so references can be resolved to local stand-ins of the resources they name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import yaml
 from samtranslator.yaml_helper import intrinsics_multi_constructor  # type: ignore[import-untyped]
 
-from devtools.template_table import TEMPLATE_PATH
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
+
+TEMPLATE_PATH: Final = Path(__file__).resolve().parents[2] / "template.yaml"
+TABLE_LOGICAL_ID: Final = "ConnectionsTable"
 
 
 class _IntrinsicsLoader(yaml.SafeLoader):
@@ -26,10 +32,11 @@ _IntrinsicsLoader.add_multi_constructor("!", intrinsics_multi_constructor)
 
 
 class UnresolvableReferenceError(ValueError):
-    """The template refers to something the local stack has no stand-in for."""
+    """The template refers to something that has no local stand-in."""
 
 
-def load_template_with_intrinsics(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The template as a dict, intrinsics in long form."""
     with path.open(encoding="utf-8") as handle:
         return cast("dict[str, Any]", yaml.load(handle, Loader=_IntrinsicsLoader))  # noqa: S506 - SafeLoader subclass
 
@@ -66,13 +73,16 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
-class LocalTemplate:
+class Template:
     parameters: dict[str, Any]
     resources: dict[str, Any]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
 
     def resources_of_type(self, resource_type: str) -> list[str]:
         return [name for name, resource in self.resources.items() if resource.get("Type") == resource_type]
+
+    def table_properties(self) -> dict[str, Any]:
+        return cast("dict[str, Any]", self.resources[TABLE_LOGICAL_ID]["Properties"])
 
 
 def _module_for(code_uri: str, handler: str) -> tuple[str, str]:
@@ -124,8 +134,10 @@ def _function_spec(logical_id: str, properties: Mapping[str, Any], globals_: Map
     )
 
 
-def read_template(path: Path = TEMPLATE_PATH) -> LocalTemplate:
-    template = load_template_with_intrinsics(path)
+@cache
+def read_template(path: Path = TEMPLATE_PATH) -> Template:
+    """The parameters (with defaults), resources and functions of the template, read once per process."""
+    template = load_template(path)
     resources: dict[str, Any] = template.get("Resources", {})
     function_globals: dict[str, Any] = template.get("Globals", {}).get("Function", {})
     functions = {
@@ -134,7 +146,7 @@ def read_template(path: Path = TEMPLATE_PATH) -> LocalTemplate:
         if resource.get("Type") == "AWS::Serverless::Function"
     }
     parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
-    return LocalTemplate(parameters=parameters, resources=resources, functions=functions)
+    return Template(parameters=parameters, resources=resources, functions=functions)
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ class References:
     """Values that `Ref` and `Fn::GetAtt` take locally: parameter values and the local resources' names and ARNs."""
 
     refs: Mapping[str, str]
-    attributes: Mapping[tuple[str, str], str]
+    attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -153,4 +165,48 @@ class References:
                 return self.refs[argument]
             if intrinsic == "Fn::GetAtt" and tuple(argument) in self.attributes:
                 return self.attributes[tuple(argument)]
-        raise UnresolvableReferenceError(f"the local stack cannot resolve {value!r}")
+        raise UnresolvableReferenceError(f"no local value for {value!r}")
+
+
+def function_environment(
+    references: References, functions: Iterable[str] | None = None, template: Template | None = None
+) -> dict[str, str]:
+    """The functions' variables, resolved; one process hosts them all, so they must agree on shared names."""
+    specs = (template or read_template()).functions
+    merged: dict[str, str] = {}
+    for name in functions if functions is not None else specs:
+        for variable, raw in specs[name].environment.items():
+            resolved = references.resolve(raw)
+            if merged.get(variable, resolved) != resolved:
+                raise ValueError(f"functions need different values of {variable}; one process cannot host them")
+            merged[variable] = resolved
+    return merged
+
+
+def create_table_request(table_name: str) -> CreateTableInputTypeDef:
+    """create_table arguments equivalent to the template's table (keys, indexes, billing, stream view)."""
+    props = read_template().table_properties()
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props["BillingMode"],
+    }
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    stream = props.get("StreamSpecification")
+    if stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+    return cast("CreateTableInputTypeDef", request)
+
+
+def create_connections_table(client: DynamoDBClient, table_name: str) -> str:
+    """Create the table as the template defines it (plus its TTL setting) and return its stream ARN."""
+    description = client.create_table(**create_table_request(table_name))["TableDescription"]
+    ttl = read_template().table_properties().get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])},
+        )
+    return description.get("LatestStreamArn", "")

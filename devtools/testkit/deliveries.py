@@ -1,14 +1,20 @@
-"""Sign Clerk payloads exactly as Clerk's Svix sender does, and wrap them as API Gateway HTTP API events."""
+"""Clerk deliveries as Svix sends them (signed by the real svix signer) and HTTP API events as Lambda receives them."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from svix.webhooks import Webhook
+
+from devtools.testkit.aws import LambdaContextStub
 
 
 def new_secret() -> str:
@@ -32,6 +38,13 @@ def svix_headers(
         "svix-timestamp": str(int(timestamp.timestamp())),
         "svix-signature": signature,
     }
+
+
+def sign_bytes(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The Svix v1 signature over raw bytes, for bodies the svix library cannot sign (it only takes text)."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def http_api_event(
@@ -78,3 +91,34 @@ def http_api_event(
         "body": encoded_body,
         "isBase64Encoded": base64_encoded,
     }
+
+
+def signed_event(
+    secret: str,
+    body: str,
+    *,
+    message_id: str | None = None,
+    timestamp: datetime | None = None,
+    base64_encoded: bool = False,
+) -> dict[str, Any]:
+    """A delivery exactly as Svix sends it, as the HTTP API hands it to the function."""
+    headers = svix_headers(secret, body, message_id=message_id, timestamp=timestamp)
+    return http_api_event(body, headers, base64_encoded=base64_encoded)
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+def invoke_http(handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any]) -> HttpResponse:
+    """Call an HTTP handler as Lambda would and read its answer as API Gateway relays it."""
+    raw = handler(event, LambdaContextStub())
+    text = raw.get("body") or "{}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {"raw": text}
+    return HttpResponse(status=raw["statusCode"], body=body, headers=raw.get("headers") or {})

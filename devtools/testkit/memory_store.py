@@ -1,0 +1,96 @@
+"""An in-memory ConnectionStore with the conditions of the DynamoDB one, for unit tests of the logic in milliseconds.
+
+`before_write` runs before each snapshot write, so a test can play a concurrent writer at exactly that moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from social_connections.model import (
+    ConcurrentModificationError,
+    ConnectionKey,
+    ConnectionStatus,
+    ProfileStatus,
+    StoredConnection,
+    StoredProfile,
+    StoredUser,
+    SyncPlan,
+)
+
+
+@dataclass
+class MemoryConnectionStore:
+    profiles: dict[str, StoredProfile] = field(default_factory=dict)
+    rows: dict[str, dict[ConnectionKey, StoredConnection]] = field(default_factory=dict)
+    last_errors: dict[tuple[str, ConnectionKey], str] = field(default_factory=dict)
+    snapshot_writes: int = 0
+    before_write: Callable[[MemoryConnectionStore], None] | None = None
+
+    def read_user(self, user_id: str) -> StoredUser:
+        return StoredUser(profile=self.profiles.get(user_id), connections=dict(self.rows.get(user_id, {})))
+
+    def write_snapshot(
+        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+    ) -> None:
+        if self.before_write is not None:
+            self.before_write(self)
+        profile = self.profiles.get(user_id)
+        rows = self.rows.setdefault(user_id, {})
+        locked = profile == expected and (profile is None or profile.status is ProfileStatus.ACTIVE)
+        rows_as_read = all((upsert.desired.key in rows) != upsert.is_new for upsert in plan.upserts)
+        if not (locked and rows_as_read and all(key in rows for key in plan.disconnects)):
+            raise ConcurrentModificationError(user_id)
+        self.snapshot_writes += 1
+        for upsert in plan.upserts:
+            old = rows.get(upsert.desired.key)
+            status = upsert.set_status or (old.status if old else upsert.desired.status)
+            errors = 0 if upsert.reset_errors or old is None else old.error_count
+            rows[upsert.desired.key] = StoredConnection(upsert.desired.key, status, errors, upsert.desired.details)
+        for key in plan.disconnects:
+            rows[key] = replace(rows[key], status=ConnectionStatus.DISCONNECTED)
+        for failure in plan.failures:
+            if failure.key is not None and failure.key in rows:
+                self.record_publish_failure(user_id, failure.key, failure.reason)
+        self.profiles[user_id] = StoredProfile(user_id, ProfileStatus.ACTIVE, version)
+
+    def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
+        profile = self.profiles.get(user_id)
+        if profile is not None and profile.status is ProfileStatus.DELETED:
+            return False
+        self.profiles[user_id] = StoredProfile(user_id, ProfileStatus.DELETED, None)
+        return True
+
+    def record_publish_failure(self, user_id: str, key: ConnectionKey, error: str) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        if row is None:
+            return False
+        self.rows[user_id][key] = replace(row, error_count=row.error_count + 1)
+        self.last_errors[(user_id, key)] = error
+        return True
+
+    def record_publish_success(self, user_id: str, key: ConnectionKey) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        if row is None or row.error_count == 0:
+            return False
+        self.rows[user_id][key] = replace(row, error_count=0)
+        return True
+
+    def mark_error(self, user_id: str, key: ConnectionKey, threshold: int) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        if row is None or row.status is not ConnectionStatus.CONNECTED or row.error_count < threshold:
+            return False
+        self.rows[user_id][key] = replace(row, status=ConnectionStatus.ERROR)
+        return True
+
+    def mark_recovered(self, user_id: str, key: ConnectionKey) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        verified = row is not None and row.details.verification_status == "verified"
+        if row is None or row.status is not ConnectionStatus.ERROR or row.error_count != 0 or not verified:
+            return False
+        self.rows[user_id][key] = replace(row, status=ConnectionStatus.CONNECTED)
+        return True
+
+    def delete_connections(self, user_id: str) -> int:
+        return len(self.rows.pop(user_id, {}))

@@ -1,0 +1,47 @@
+"""What the logic needs from storage: one user's state, the snapshot write, and conditional state changes.
+
+`storage.DynamoDBConnectionStore` implements it on the table; tests use an in-memory one with the same conditions.
+Every method that changes a row returns False (or raises ConcurrentModificationError) when its condition did not hold.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from social_connections.model import ConnectionKey, StoredProfile, StoredUser, SyncPlan
+
+
+class ConnectionStore(Protocol):
+    def read_user(self, user_id: str) -> StoredUser:
+        """The profile and every connection of a user, strongly consistent."""
+        ...
+
+    def write_snapshot(
+        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+    ) -> None:
+        """Write the plan and move the profile to `version`; ConcurrentModificationError if the profile moved."""
+        ...
+
+    def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
+        """Make the profile a tombstone; False when it already was one."""
+        ...
+
+    def record_publish_failure(self, user_id: str, key: ConnectionKey, error: str) -> bool:
+        """Count one failure on a connection; False if there is no such row."""
+        ...
+
+    def record_publish_success(self, user_id: str, key: ConnectionKey) -> bool:
+        """Reset a connection's error count; False if there is no such row or nothing to reset."""
+        ...
+
+    def mark_error(self, user_id: str, key: ConnectionKey, threshold: int) -> bool:
+        """connected -> error while the row has at least `threshold` failures."""
+        ...
+
+    def mark_recovered(self, user_id: str, key: ConnectionKey) -> bool:
+        """error -> connected while the row has 0 failures and is still verified."""
+        ...
+
+    def delete_connections(self, user_id: str) -> int:
+        """Delete every connection row of a user; how many there were."""
+        ...

@@ -1,0 +1,85 @@
+"""The dependencies a Lambda container builds once: settings, the DynamoDB client, the store, the signature verifier.
+
+Handlers ask for `current()`; it is built from the environment on first use (at import, so bad settings fail the
+cold start). Tests and the local stack build their own with `Container(settings, dynamodb=...)` and `use()` it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Final
+
+import boto3
+
+from social_connections.settings import Settings
+from social_connections.storage import DYNAMODB_CLIENT_CONFIG, DynamoDBConnectionStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from social_connections.signatures import SignatureVerifier
+
+SECRET_MAX_AGE_SECONDS: Final = 300
+
+
+class Container:
+    def __init__(self, settings: Settings, *, dynamodb: DynamoDBClient | None = None) -> None:
+        self.settings = settings
+        self._dynamodb = dynamodb
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        # A local endpoint (moto server) comes from botocore's own AWS_ENDPOINT_URL_DYNAMODB variable.
+        return self._dynamodb or boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+
+    @cached_property
+    def store(self) -> DynamoDBConnectionStore:
+        return DynamoDBConnectionStore(self.settings.table_name, self.dynamodb)
+
+    def signature_verifier(self) -> SignatureVerifier:
+        """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""
+        return _verifier_for(self._signing_secrets())
+
+    def _signing_secrets(self) -> str:
+        # Imported here: the stream function never verifies signatures and need not load standardwebhooks.
+        from social_connections.signatures import SecretConfigurationError  # noqa: PLC0415
+
+        if self.settings.webhook_secret:
+            return self.settings.webhook_secret
+        if not self.settings.webhook_secret_id:
+            raise SecretConfigurationError("neither CLERK_WEBHOOK_SECRET nor CLERK_WEBHOOK_SECRET_ID is set")
+        # Imported here: only deployed functions read Secrets Manager, and the import costs cold-start time.
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+        try:
+            value = parameters.get_secret(self.settings.webhook_secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        except parameters.GetParameterError as error:
+            # Typically the stack's secret before the operator has set its value: a 500, which Svix retries.
+            raise SecretConfigurationError("cannot read the webhook signing secret from Secrets Manager") from error
+        if not isinstance(value, str):
+            raise SecretConfigurationError("the webhook signing secret must be a string secret")
+        return value
+
+
+@lru_cache(maxsize=4)
+def _verifier_for(secrets: str) -> SignatureVerifier:
+    from social_connections.signatures import SignatureVerifier  # noqa: PLC0415
+
+    return SignatureVerifier.from_config(secrets)
+
+
+_current: Container | None = None
+
+
+def current() -> Container:
+    """This process's container, built from the environment the first time."""
+    global _current  # noqa: PLW0603 - one container per Lambda execution environment, on purpose
+    if _current is None:
+        _current = Container(Settings.from_environment())
+    return _current
+
+
+def use(container: Container | None) -> None:
+    """Make `container` the one handlers get (tests, the local stack); None builds afresh from the environment."""
+    global _current  # noqa: PLW0603
+    _current = container

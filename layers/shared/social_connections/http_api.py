@@ -1,0 +1,56 @@
+"""API Gateway HTTP API (payload format 2.0) events in, responses out: what every HTTP-triggered handler needs.
+
+The event is read directly rather than through Powertools' event handler: importing that package loads every
+resolver it has, a sixth of `import boto3` of cold start for one route (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    # The exact bytes the client sent; None when the base64 flag lies about the body.
+    body: bytes | None
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, object]) -> HttpRequest:
+        context = event.get("requestContext")
+        http = context.get("http") if isinstance(context, Mapping) else None
+        method = http.get("method") if isinstance(http, Mapping) else None
+        path = event.get("rawPath")
+        headers = event.get("headers")
+        return cls(
+            method=method if isinstance(method, str) else "",
+            path=path if isinstance(path, str) else "",
+            headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
+            body=_raw_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))),
+        )
+
+
+def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
+    body = body or ""
+    if not isinstance(body, str):
+        return None
+    try:
+        return base64.b64decode(body, validate=True) if base64_encoded else body.encode("utf-8")
+    except (binascii.Error, ValueError):  # also UnicodeEncodeError from lone surrogates
+        return None
+
+
+def json_response(status: int, **fields: object) -> dict[str, object]:
+    """An HTTP API (payload 2.0) response with a JSON body."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(fields),
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,119 @@
+"""The domain: what a connection and a profile are, the changes a plan makes, and the errors the logic speaks of.
+
+Plain value classes with no I/O and no pydantic, so every function can import them at no cold-start cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from social_connections.providers import Platform
+
+
+class ConnectionStatus(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    EXPIRED = "expired"
+    ERROR = "error"
+
+
+class ProfileStatus(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class ConcurrentModificationError(Exception):
+    """The user's profile changed between our read and our write; read again and re-plan."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionKey:
+    platform: Platform
+    external_account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountDetails:
+    """Everything the webhook copies from Clerk onto a connection row; equal details mean nothing to write."""
+
+    platform_user_id: str | None
+    platform_username: str | None
+    account_version: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    image_url: str | None
+    provider: str
+    clerk_account_id: str
+    verification_status: str | None
+    approved_scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConnection:
+    key: ConnectionKey
+    status: ConnectionStatus
+    error_count: int
+    details: AccountDetails
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    user_id: str
+    status: ProfileStatus
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUser:
+    profile: StoredProfile | None
+    connections: dict[ConnectionKey, StoredConnection]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionHealth:
+    """What the stream function decides a transition on, read from a stream image of a connection row."""
+
+    user_id: str
+    key: ConnectionKey
+    status: ConnectionStatus
+    error_count: int
+    verification_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredConnection:
+    key: ConnectionKey
+    status: ConnectionStatus
+    details: AccountDetails
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedAccount:
+    """A mapped account entry that failed validation; `key` is known when its id and provider were readable."""
+
+    key: ConnectionKey | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionUpsert:
+    desired: DesiredConnection
+    # None keeps the stored status (an `error` set by the stream function survives an unchanged account).
+    set_status: ConnectionStatus | None
+    reset_errors: bool
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    """The row writes that make a user's stored connections match one snapshot."""
+
+    upserts: list[ConnectionUpsert] = field(default_factory=list)
+    disconnects: list[ConnectionKey] = field(default_factory=list)
+    failures: list[MalformedAccount] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.upserts or self.disconnects or self.failures)

@@ -1,0 +1,210 @@
+"""The connections table as a ConnectionStore: reads, conditional state changes, publish health and cleanup."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Final, cast
+
+import boto3
+from botocore.config import Config
+
+from social_connections.clock import now_iso
+from social_connections.model import (
+    ConnectionKey,
+    ConnectionStatus,
+    ProfileStatus,
+    StoredConnection,
+    StoredProfile,
+    StoredUser,
+    SyncPlan,
+)
+from social_connections.storage.items import (
+    CONNECTION_PREFIX,
+    PROFILE_SK,
+    applied,
+    connection_from,
+    connection_item_key,
+    n,
+    plain,
+    profile_from,
+    s,
+    user_pk,
+)
+from social_connections.storage.snapshot_writer import SnapshotWriter, UpdateParts, failure_update
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, WriteRequestTypeDef
+
+BATCH_WRITE_LIMIT: Final = 25
+UNPROCESSED_RETRY_LIMIT: Final = 8
+# Svix gives up on a delivery after 15 s: 3 attempts of at most 1 s connect + 2 s read, plus standard-mode backoff,
+# keep one call within about 12 s (tests/reliability computes it), and the webhook's timeout (12 s) bounds the rest.
+DYNAMODB_CLIENT_CONFIG: Final = Config(
+    retries={"mode": "standard", "total_max_attempts": 3},
+    connect_timeout=1,
+    read_timeout=2,
+    tcp_keepalive=True,
+)
+
+
+class DynamoDBConnectionStore:
+    """Reads and writes users' partitions of the connections table; every expression of the table lives in storage."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self._table = table_name
+        self._client = client
+        self._snapshots = SnapshotWriter(table_name, client)
+
+    @classmethod
+    def for_table(cls, table_name: str) -> DynamoDBConnectionStore:
+        """A store on a client with the bounded timeouts and retries the functions use (region etc. from the SDK)."""
+        return cls(table_name, boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG))
+
+    # ---- reads -------------------------------------------------------------------------------------------------
+
+    def read_user(self, user_id: str) -> StoredUser:
+        """The profile and every connection of a user, in one strongly consistent query (paged if huge)."""
+        profile: StoredProfile | None = None
+        connections: dict[ConnectionKey, StoredConnection] = {}
+        for item in self.read_user_items(user_id):
+            sk = str(item.get("sk", ""))
+            if sk == PROFILE_SK:
+                profile = profile_from(item, user_id)
+            elif sk.startswith(CONNECTION_PREFIX) and (stored := connection_from(item)) is not None:
+                connections[stored.key] = stored
+        return StoredUser(profile=profile, connections=connections)
+
+    def read_user_items(self, user_id: str) -> list[dict[str, object]]:
+        """Every stored item of a user (profile and rows, all attributes) as plain values, for inspection tools."""
+        return [plain(item) for item in self._query_partition(user_id)]
+
+    def _query_partition(
+        self, user_id: str, *, keys_only: bool = False, connections_only: bool = False
+    ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:
+        values: dict[str, AttributeValueTypeDef] = {":pk": s(user_pk(user_id))}
+        if connections_only:
+            values[":prefix"] = s(CONNECTION_PREFIX)
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)" if connections_only else "pk = :pk",
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        if keys_only:
+            request["ProjectionExpression"] = "pk, sk"
+        while True:
+            page = self._client.query(**request)
+            yield from page.get("Items", [])
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    # ---- the webhook's writes ------------------------------------------------------------------------------------
+
+    def write_snapshot(
+        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+    ) -> None:
+        self._snapshots.write(user_id, plan, version=version, expected=expected, synced_at=synced_at)
+
+    def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
+        """Turn the profile into a tombstone (no PII). False when it already was one: a duplicate delete."""
+        return applied(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": s(user_pk(user_id)),
+                    "sk": s(PROFILE_SK),
+                    "userId": s(user_id),
+                    "profileStatus": s(ProfileStatus.DELETED.value),
+                    "deletedAt": s(deleted_at),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR profileStatus <> :deleted",
+                ExpressionAttributeValues={":deleted": s(ProfileStatus.DELETED.value)},
+            )
+        )
+
+    # ---- publish health: the public API other services use ----------------------------------------------------
+
+    def record_publish_failure(self, user_id: str, key: ConnectionKey, error: str) -> bool:
+        """Count one failure on a connection (ADD errorCount 1, set lastError, lastErrorAt). False if no such row."""
+        return self._conditional_update(user_id, key, failure_update(error, now_iso()))
+
+    def record_publish_success(self, user_id: str, key: ConnectionKey) -> bool:
+        """Reset a connection's error count to 0. False if there is no such row or nothing to reset."""
+        return self._conditional_update(
+            user_id,
+            key,
+            {
+                "UpdateExpression": "SET errorCount = :zero",
+                "ConditionExpression": "attribute_exists(pk) AND errorCount <> :zero",
+                "ExpressionAttributeValues": {":zero": n(0)},
+            },
+        )
+
+    # ---- the stream function's writes ---------------------------------------------------------------------------
+
+    def mark_error(self, user_id: str, key: ConnectionKey, threshold: int) -> bool:
+        """connected -> error, only while the row still has at least `threshold` recorded failures."""
+        return self._conditional_update(
+            user_id,
+            key,
+            {
+                "UpdateExpression": "SET connectionStatus = :error, updatedAt = :now",
+                "ConditionExpression": "connectionStatus = :connected AND errorCount >= :threshold",
+                "ExpressionAttributeValues": {
+                    ":error": s(ConnectionStatus.ERROR.value),
+                    ":connected": s(ConnectionStatus.CONNECTED.value),
+                    ":threshold": n(threshold),
+                    ":now": s(now_iso()),
+                },
+            },
+        )
+
+    def mark_recovered(self, user_id: str, key: ConnectionKey) -> bool:
+        """error -> connected, only while the error count is back to 0 and Clerk still reports the account verified."""
+        return self._conditional_update(
+            user_id,
+            key,
+            {
+                "UpdateExpression": "SET connectionStatus = :connected, updatedAt = :now",
+                "ConditionExpression": "connectionStatus = :error AND errorCount = :zero "
+                "AND metadata.verificationStatus = :verified",
+                "ExpressionAttributeValues": {
+                    ":error": s(ConnectionStatus.ERROR.value),
+                    ":connected": s(ConnectionStatus.CONNECTED.value),
+                    ":zero": n(0),
+                    ":verified": s("verified"),
+                    ":now": s(now_iso()),
+                },
+            },
+        )
+
+    def delete_connections(self, user_id: str) -> int:
+        """Delete every connection row of a user: one key-only query, then batches of 25 deletes."""
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for item in self._query_partition(user_id, keys_only=True, connections_only=True)
+        ]
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]])
+        return len(keys)
+
+    def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
+        pending: Mapping[str, Sequence[WriteRequestTypeDef]] = {self._table: requests}
+        for attempt in range(UNPROCESSED_RETRY_LIMIT):
+            response = self._client.batch_write_item(RequestItems=pending)
+            unprocessed = response.get("UnprocessedItems") or {}
+            if not unprocessed:
+                return
+            # The response's "output" shape is the same data as the request's "input" shape.
+            pending = cast("Mapping[str, Sequence[WriteRequestTypeDef]]", unprocessed)
+            time.sleep(min(0.05 * 2**attempt, 1.0))  # back off: unprocessed items mean throttling
+        raise RuntimeError(f"batch delete left unprocessed items after {UNPROCESSED_RETRY_LIMIT} attempts")
+
+    def _conditional_update(self, user_id: str, key: ConnectionKey, update: UpdateParts) -> bool:
+        return applied(
+            lambda: self._client.update_item(TableName=self._table, Key=connection_item_key(user_id, key), **update)
+        )

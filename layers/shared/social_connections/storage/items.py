@@ -1,0 +1,166 @@
+"""The item contract of the table: keys, attribute encoding, and reading items and stream images back.
+
+Item shapes (the data contract, see docs/architecture.md):
+- profile    pk=USER#<userId> sk=PROFILE                                  userId, profileStatus, version, deletedAt
+- connection pk=USER#<userId> sk=CONNECTION#<platform>#<externalAccountId> userId, platform, connectionStatus, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from social_connections.model import (
+    AccountDetails,
+    ConnectionHealth,
+    ConnectionKey,
+    ConnectionStatus,
+    ProfileStatus,
+    StoredConnection,
+    StoredProfile,
+)
+from social_connections.providers import Platform
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+PROFILE_SK: Final = "PROFILE"
+CONNECTION_PREFIX: Final = "CONNECTION#"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Key = dict[str, "AttributeValueTypeDef"]
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def connection_sk(key: ConnectionKey) -> str:
+    return f"{CONNECTION_PREFIX}{key.platform.value}#{key.external_account_id}"
+
+
+def profile_key(user_id: str) -> Key:
+    return {"pk": s(user_pk(user_id)), "sk": s(PROFILE_SK)}
+
+
+def connection_item_key(user_id: str, key: ConnectionKey) -> Key:
+    return {"pk": s(user_pk(user_id)), "sk": s(connection_sk(key))}
+
+
+def s(value: str) -> AttributeValueTypeDef:
+    return {"S": value}
+
+
+def n(value: int) -> AttributeValueTypeDef:
+    return {"N": str(value)}
+
+
+def value(python_value: object) -> AttributeValueTypeDef:
+    return _serializer.serialize(python_value)
+
+
+def plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, object]:
+    return {name: _deserializer.deserialize(attribute) for name, attribute in item.items()}
+
+
+def applied(write: Callable[[], object]) -> bool:
+    """Run a conditional write: True when it was applied, False when its condition did not hold."""
+    try:
+        write()
+    except ClientError as error:
+        if error_code(error) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def metadata_attribute(details: AccountDetails) -> dict[str, object]:
+    return {
+        "email": details.email,
+        "firstName": details.first_name,
+        "lastName": details.last_name,
+        "imageUrl": details.image_url,
+        "provider": details.provider,
+        "clerkAccountId": details.clerk_account_id,
+        "verificationStatus": details.verification_status,
+        "approvedScopes": list(details.approved_scopes),
+    }
+
+
+def profile_from(item: Mapping[str, object], user_id: str) -> StoredProfile:
+    version = item.get("version")
+    return StoredProfile(
+        user_id=user_id,
+        status=ProfileStatus(str(item.get("profileStatus", ProfileStatus.ACTIVE))),
+        version=_int(version) if version is not None else None,
+    )
+
+
+def connection_from(item: Mapping[str, object]) -> StoredConnection | None:
+    """A connection row read back (plain values); None for an item this service did not write."""
+    try:
+        key = ConnectionKey(Platform(str(item["platform"])), str(item["externalAccountId"]))
+        status = ConnectionStatus(str(item["connectionStatus"]))
+    except (KeyError, ValueError):
+        return None
+    metadata = item.get("metadata")
+    meta: Mapping[str, object] = metadata if isinstance(metadata, dict) else {}
+    scopes = meta.get("approvedScopes")
+    details = AccountDetails(
+        platform_user_id=_optional_str(item.get("platformUserId")),
+        platform_username=_optional_str(item.get("platformUsername")),
+        account_version=_int(item.get("accountVersion")),
+        email=_optional_str(meta.get("email")),
+        first_name=_optional_str(meta.get("firstName")),
+        last_name=_optional_str(meta.get("lastName")),
+        image_url=_optional_str(meta.get("imageUrl")),
+        provider=str(meta.get("provider", "")),
+        clerk_account_id=str(meta.get("clerkAccountId", "")),
+        verification_status=_optional_str(meta.get("verificationStatus")),
+        approved_scopes=tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else (),
+    )
+    return StoredConnection(key=key, status=status, error_count=_int(item.get("errorCount")), details=details)
+
+
+def health_from_image(image: Mapping[str, object]) -> ConnectionHealth | None:
+    """A connection's health from a stream image (already deserialized); None for other item types."""
+    sk = image.get("sk")
+    if not isinstance(sk, str) or not sk.startswith(CONNECTION_PREFIX):
+        return None
+    stored = connection_from(image)
+    user_id = image.get("userId")
+    if stored is None or not isinstance(user_id, str):
+        return None
+    return ConnectionHealth(
+        user_id=user_id,
+        key=stored.key,
+        status=stored.status,
+        error_count=stored.error_count,
+        verification_status=stored.details.verification_status,
+    )
+
+
+def deleted_user_from_image(image: Mapping[str, object]) -> str | None:
+    """The user id when a stream image is a tombstoned profile, else None."""
+    if image.get("sk") == PROFILE_SK and image.get("profileStatus") == ProfileStatus.DELETED.value:
+        user_id = image.get("userId")
+        return user_id if isinstance(user_id, str) else None
+    return None
+
+
+def _int(raw: object, default: int = 0) -> int:
+    return int(raw) if isinstance(raw, (int, Decimal)) and not isinstance(raw, bool) else default
+
+
+def _optional_str(raw: object) -> str | None:
+    return raw if isinstance(raw, str) else None

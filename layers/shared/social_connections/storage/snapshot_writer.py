@@ -1,0 +1,222 @@
+"""The snapshot write: a plan's row changes and the profile's new version, under the profile lock.
+
+The profile condition (`version` as read, still active) serializes the writers of one user: a concurrent delivery or
+a deletion makes the write raise ConcurrentModificationError, and the caller reads again and re-plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, TypedDict
+
+from botocore.exceptions import ClientError
+
+from social_connections.clock import iso_from_millis
+from social_connections.model import (
+    ConcurrentModificationError,
+    ConnectionKey,
+    ConnectionStatus,
+    ConnectionUpsert,
+    ProfileStatus,
+    StoredProfile,
+    SyncPlan,
+)
+from social_connections.storage.items import (
+    applied,
+    connection_item_key,
+    error_code,
+    metadata_attribute,
+    n,
+    profile_key,
+    s,
+    value,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        ConditionCheckTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
+
+# One transaction holds at most 100 actions; one of them is always the profile lock.
+MAX_TRANSACTION_ACTIONS: Final = 100
+MAX_ERROR_TEXT: Final = 500
+
+
+class UpdateParts(TypedDict):
+    UpdateExpression: str
+    ConditionExpression: str
+    ExpressionAttributeValues: dict[str, AttributeValueTypeDef]
+
+
+def failure_update(error: str, failed_at: str) -> UpdateParts:
+    """One recorded failure on an existing row: ADD errorCount 1, set lastError and lastErrorAt."""
+    return {
+        "UpdateExpression": "ADD errorCount :one SET lastError = :error, lastErrorAt = :at",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": {":one": n(1), ":error": s(error[:MAX_ERROR_TEXT]), ":at": s(failed_at)},
+    }
+
+
+class SnapshotWriter:
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self._table = table_name
+        self._client = client
+
+    def write(
+        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+    ) -> None:
+        """Write a plan and move the profile to `version`, all or nothing per transaction."""
+        changed_at = iso_from_millis(version)
+        rows: list[TransactWriteItemTypeDef] = [
+            {"Update": self._upsert(user_id, upsert, version, changed_at, synced_at)} for upsert in plan.upserts
+        ]
+        rows += [{"Update": self._disconnect(user_id, key, version, changed_at, synced_at)} for key in plan.disconnects]
+        rows += [
+            {"Update": self._failure(user_id, failure.key, failure.reason, synced_at)}
+            for failure in plan.failures
+            if failure.key is not None
+        ]
+        lock = self._profile_lock(user_id, expected)
+        move_version = self._move_version(user_id, lock, version)
+        if not rows:
+            # The common no-change update: one conditional write, no transaction (half the write units).
+            if not applied(lambda: self._client.update_item(**move_version)):
+                raise ConcurrentModificationError(user_id)
+            return
+        chunk_size = MAX_TRANSACTION_ACTIONS - 1
+        # Cut from the end, so the last chunk (the one that moves the version) is the full one: the failure counts
+        # (ADD, not idempotent) come last and stay in it, and a redelivery after a half-written plan cannot count a
+        # failure twice (up to 99 of them per event).
+        first = len(rows) % chunk_size or chunk_size
+        chunks = [rows[:first]] + [rows[i : i + chunk_size] for i in range(first, len(rows), chunk_size)]
+        # Earlier chunks only check the lock; the version moves with the last chunk, so a half-written plan is never
+        # mistaken for an applied one and a redelivery finishes it.
+        for index, chunk in enumerate(chunks):
+            head: TransactWriteItemTypeDef = (
+                {"Update": move_version} if index == len(chunks) - 1 else {"ConditionCheck": lock}
+            )
+            self._transact([head, *chunk], user_id)
+
+    def _transact(self, actions: Sequence[TransactWriteItemTypeDef], user_id: str) -> None:
+        try:
+            self._client.transact_write_items(TransactItems=list(actions))
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+            if any(code in {"ConditionalCheckFailed", "TransactionConflict"} for code in reasons):
+                raise ConcurrentModificationError(user_id) from error
+            raise
+
+    def _profile_lock(self, user_id: str, expected: StoredProfile | None) -> ConditionCheckTypeDef:
+        """The check that the profile is still as read. DynamoDB refuses empty name/value maps, so none are sent."""
+        lock: ConditionCheckTypeDef = {
+            "TableName": self._table,
+            "Key": profile_key(user_id),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        if expected is not None:
+            lock["ExpressionAttributeNames"] = {"#v": "version"}
+            values: dict[str, AttributeValueTypeDef] = {":lock_active": s(ProfileStatus.ACTIVE)}
+            if expected.version is None:
+                lock["ConditionExpression"] = "attribute_not_exists(#v) AND profileStatus = :lock_active"
+            else:
+                lock["ConditionExpression"] = "#v = :lock_version AND profileStatus = :lock_active"
+                values[":lock_version"] = n(expected.version)
+            lock["ExpressionAttributeValues"] = values
+        return lock
+
+    def _move_version(self, user_id: str, lock: ConditionCheckTypeDef, version: int) -> UpdateTypeDef:
+        update: UpdateTypeDef = {
+            "TableName": self._table,
+            "Key": lock["Key"],
+            "UpdateExpression": "SET userId = :uid, profileStatus = :active, version = :version",
+            "ConditionExpression": lock["ConditionExpression"],
+            "ExpressionAttributeValues": {
+                **lock.get("ExpressionAttributeValues", {}),
+                ":uid": s(user_id),
+                ":active": s(ProfileStatus.ACTIVE),
+                ":version": n(version),
+            },
+        }
+        if "ExpressionAttributeNames" in lock:
+            update["ExpressionAttributeNames"] = lock["ExpressionAttributeNames"]
+        return update
+
+    def _upsert(
+        self, user_id: str, upsert: ConnectionUpsert, version: int, changed_at: str, synced_at: str
+    ) -> UpdateTypeDef:
+        wanted = upsert.desired
+        details = wanted.details
+        assignments = [
+            "userId = :uid",
+            "platform = :platform",
+            "externalAccountId = :eid",
+            "platformUserId = :puid",
+            "platformUsername = :pname",
+            "metadata = :metadata",
+            "accountVersion = :account_version",
+            "version = :version",
+            "updatedAt = :changed_at",
+            "lastSyncAt = :synced_at",
+        ]
+        values: dict[str, AttributeValueTypeDef] = {
+            ":uid": s(user_id),
+            ":platform": s(wanted.key.platform.value),
+            ":eid": s(wanted.key.external_account_id),
+            ":puid": value(details.platform_user_id),
+            ":pname": value(details.platform_username),
+            ":metadata": value(metadata_attribute(details)),
+            ":account_version": n(details.account_version),
+            ":version": n(version),
+            ":changed_at": s(changed_at),
+            ":synced_at": s(synced_at),
+            ":zero": n(0),
+        }
+        if upsert.set_status is not None:
+            assignments.append("connectionStatus = :status")
+            values[":status"] = s(upsert.set_status.value)
+            if upsert.set_status is ConnectionStatus.CONNECTED:
+                assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
+        assignments.append(
+            "errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)"
+        )
+        return {
+            "TableName": self._table,
+            "Key": connection_item_key(user_id, wanted.key),
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            # The row must be as we read it (absent or present): anything else cancels the plan and we re-read.
+            "ConditionExpression": "attribute_not_exists(pk)" if upsert.is_new else "attribute_exists(pk)",
+            "ExpressionAttributeValues": values,
+        }
+
+    def _failure(self, user_id: str, key: ConnectionKey, reason: str, failed_at: str) -> UpdateTypeDef:
+        parts = failure_update(reason, failed_at)
+        return {
+            "TableName": self._table,
+            "Key": connection_item_key(user_id, key),
+            "UpdateExpression": parts["UpdateExpression"],
+            "ConditionExpression": parts["ConditionExpression"],
+            "ExpressionAttributeValues": parts["ExpressionAttributeValues"],
+        }
+
+    def _disconnect(
+        self, user_id: str, key: ConnectionKey, version: int, changed_at: str, synced_at: str
+    ) -> UpdateTypeDef:
+        return {
+            "TableName": self._table,
+            "Key": connection_item_key(user_id, key),
+            "UpdateExpression": "SET connectionStatus = :status, version = :version, updatedAt = :changed_at, "
+            "lastSyncAt = :synced_at",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {
+                ":status": s(ConnectionStatus.DISCONNECTED.value),
+                ":version": n(version),
+                ":changed_at": s(changed_at),
+                ":synced_at": s(synced_at),
+            },
+        }
