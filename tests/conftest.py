@@ -4,6 +4,7 @@ dependencies built around it, a signing secret, and the real handlers to invoke.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -11,12 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from social_connections import container
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG
 
 from devtools.clerk_payloads import to_body
 from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, RequestCounter
 from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_http, new_secret, svix_headers
+from devtools.testkit.dynamodb_local import DynamoDBLocal
 from devtools.testkit.functions import install_container
 from devtools.testkit.template import create_connections_table
 
@@ -38,13 +41,31 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> str:
     return value
 
 
-@pytest.fixture
-def dynamodb(aws_environment: None) -> Iterator[Any]:
-    """A DynamoDB endpoint for this test (moto in-process) and a client on it."""
-    from moto import mock_aws  # noqa: PLC0415 - only the moto tier needs it
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal | None]:
+    """One DynamoDB Local for the whole run when DYNAMODB=local (`make dynamodb-local-tier`), else None."""
+    if os.environ.get("DYNAMODB") != "local":
+        yield None
+        return
+    with DynamoDBLocal() as server:
+        yield server
 
-    with mock_aws():
-        yield boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+
+@pytest.fixture
+def dynamodb(
+    aws_environment: None, dynamodb_local: DynamoDBLocal | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """A DynamoDB endpoint for this test (moto in-process, or the session's DynamoDB Local) and a client on it."""
+    if dynamodb_local is None:
+        with mock_aws():
+            yield boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+        return
+    # Every client the test and the handlers build (DynamoDB and its stream) goes to DynamoDB Local.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dynamodb_local.endpoint_url)
+    client = boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+    yield client
+    for name in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=name)
 
 
 @pytest.fixture

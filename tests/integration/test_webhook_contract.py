@@ -191,6 +191,7 @@ def test_misconfigured_secret_is_500_not_401(table, invoke_webhook):
     assert response.status == 500
 
 
+@pytest.mark.moto_only  # Secrets Manager is moto's
 def test_secret_from_secrets_manager_when_no_direct_secret(table, invoke_webhook):
     secret = new_secret()
     arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook", SecretString=secret)["ARN"]
@@ -201,6 +202,7 @@ def test_secret_from_secrets_manager_when_no_direct_secret(table, invoke_webhook
     parameters.clear_caches()
 
 
+@pytest.mark.moto_only  # Secrets Manager is moto's
 def test_secret_without_a_value_yet_is_500(table, invoke_webhook):
     arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook-empty")["ARN"]
     parameters.clear_caches()
