@@ -68,7 +68,7 @@ send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted USE
 		$(if $(FILE),$(FILE),--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local))
 
 connections: $(STAMP) ## a user's connections as a table: USER_ID=.. [TABLE=..] [ENDPOINT_URL=moto URL from make dev]
-	$(PY) -m devtools.connections $(or $(USER_ID),user_local) $(if $(TABLE),--table $(TABLE)) \
+	$(VENV)/bin/clerk-connections connections $(or $(USER_ID),user_local) $(if $(TABLE),--table $(TABLE)) \
 		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
 
 # sam local runs the built functions in Lambda's container image: the invoke targets need Docker.

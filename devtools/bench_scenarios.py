@@ -7,7 +7,6 @@ responses; the CPU loops then replay those responses, so they time the handler a
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import statistics
 import time
@@ -16,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Final
 
 import boto3
@@ -30,8 +28,9 @@ from standardwebhooks.webhooks import Webhook
 
 from devtools.bench_replay import ClientCpuTimer, RecordedResponse, ResponseRecorder, ResponseReplayer
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
-from devtools.testkit.aws import DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub, RequestCounter, RequestCounts
-from devtools.testkit.deliveries import http_api_event, new_message_id, svix_headers
+from devtools.testkit.aws import DUMMY_AWS_ENVIRONMENT, LambdaContextStub, RequestCounter, RequestCounts
+from devtools.testkit.deliveries import http_api_event, invoke_http, new_message_id, svix_headers
+from devtools.testkit.table import lambda_record, stream_event
 from devtools.testkit.template import (
     TABLE_LOGICAL_ID,
     References,
@@ -115,11 +114,6 @@ class Recording:
     responses: list[RecordedResponse] = field(default_factory=list)
 
 
-def _webhook_response(module: ModuleType, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    raw = module.lambda_handler(event, LambdaContextStub(function_name="bench"))
-    return int(raw["statusCode"]), json.loads(raw.get("body") or "{}")
-
-
 @contextmanager
 def _instrumented_table() -> Iterator[tuple[str, RequestCounter, ResponseRecorder]]:
     """A fresh moto table from the template; the package's client counts requests and records responses."""
@@ -142,7 +136,8 @@ def record_webhook_scenarios(scenarios: list[WebhookScenario], secret: str) -> d
         for scenario in scenarios:
             counter.reset()
             recorder.take()
-            status, body = _webhook_response(webhook, scenario.event(secret))
+            answer = invoke_http(webhook.lambda_handler, scenario.event(secret))
+            status, body = answer.status, answer.body
             if status != 200 or body.get("outcome") != scenario.outcome:
                 raise RuntimeError(f"{scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")
             recordings[scenario.key] = Recording(counts=counter.summary(), responses=recorder.take())
@@ -155,37 +150,26 @@ def record_webhook_scenarios(scenarios: list[WebhookScenario], secret: str) -> d
 def tombstone_stream_event(user_id: str, stream_arn: str) -> dict[str, Any]:
     """One MODIFY record of a profile that just became a tombstone, as Lambda delivers it from the stream."""
     keys = {"pk": {"S": user_pk(user_id)}, "sk": {"S": PROFILE_SK}}
-    return {
-        "Records": [
-            {
-                "eventID": "bench-0001",
-                "eventName": "MODIFY",
-                "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb",
-                "awsRegion": REGION,
-                "dynamodb": {
-                    "ApproximateCreationDateTime": T0 / 1000,
-                    "Keys": keys,
-                    "NewImage": {
-                        **keys,
-                        "userId": {"S": user_id},
-                        "profileStatus": {"S": "deleted"},
-                        "deletedAt": {"S": "2024-05-28T08:00:00.000Z"},
-                    },
-                    "OldImage": {
-                        **keys,
-                        "userId": {"S": user_id},
-                        "profileStatus": {"S": "active"},
-                        "version": {"N": "1"},
-                    },
-                    "SequenceNumber": "100000000000000000001",
-                    "SizeBytes": 200,
-                    "StreamViewType": "NEW_AND_OLD_IMAGES",
-                },
-                "eventSourceARN": stream_arn,
-            }
-        ]
+    record = {
+        "eventID": "bench-0001",
+        "eventName": "MODIFY",
+        "eventVersion": "1.1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": T0 / 1000,
+            "Keys": keys,
+            "NewImage": {
+                **keys,
+                "userId": {"S": user_id},
+                "profileStatus": {"S": "deleted"},
+                "deletedAt": {"S": "2024-05-28T08:00:00.000Z"},
+            },
+            "OldImage": {**keys, "userId": {"S": user_id}, "profileStatus": {"S": "active"}, "version": {"N": "1"}},
+            "SequenceNumber": "100000000000000000001",
+            "SizeBytes": 200,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
     }
+    return stream_event([lambda_record(record, stream_arn)])
 
 
 @dataclass
@@ -272,7 +256,8 @@ def measure_warm_cpu(
     webhook = importlib.import_module(WEBHOOK_MODULE)
     event = scenario.event(secret)
     context = LambdaContextStub(function_name="bench")
-    status, body = _webhook_response(webhook, event)
+    answer = invoke_http(webhook.lambda_handler, event)
+    status, body = answer.status, answer.body
     if status != 200 or body.get("outcome") != scenario.outcome:
         raise RuntimeError(f"replayed {scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 import yaml
 from samtranslator.yaml_helper import intrinsics_multi_constructor  # type: ignore[import-untyped]
@@ -41,8 +41,9 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
         return cast("dict[str, Any]", yaml.load(handle, Loader=_IntrinsicsLoader))  # noqa: S506 - SafeLoader subclass
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRoute:
+class HttpRoute(NamedTuple):
+    """An `HttpApi` event of a function: the route API Gateway sends to it."""
+
     method: str
     path: str
 

@@ -1,4 +1,4 @@
-"""`python -m devtools.connections`: a user's rows as a table, read through the repository from moto."""
+"""`clerk-connections connections`: a user's rows as a table, read through the store from moto."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import boto3
-from social_connections import container
+from social_connections import cli, container
 from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
-from devtools import connections
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.local_stack import LocalStack
 from devtools.send import deliver as deliver_over_http
@@ -52,7 +51,7 @@ def test_a_users_connections_with_the_profile_on_top_and_no_email(deliver, capsy
         container.current().store.record_publish_failure(USER, x_account, "the platform refused the post")
 
     capsys.readouterr()  # drop the handlers' JSON logs and metrics
-    assert connections.main([USER]) == 0  # the table from $TEST_TABLE_NAME, as the functions get it
+    assert cli.main(["connections", USER]) == 0  # the table from $TEST_TABLE_NAME, as the functions get it
 
     output = capsys.readouterr().out
     profile, lines = table_lines(output)
@@ -77,16 +76,16 @@ def test_a_deleted_user_shows_the_tombstone_once_the_stream_cleaned_up(table, de
     assert stream_app.lambda_handler(stream_event(reader.read()), LambdaContextStub()) == {"batchItemFailures": []}
 
     capsys.readouterr()  # drop the handlers' JSON logs and metrics
-    assert connections.main([USER, "--table", TEST_TABLE_NAME]) == 0
+    assert cli.main(["connections", USER, "--table", TEST_TABLE_NAME]) == 0
     profile, lines = table_lines(capsys.readouterr().out)
     assert re.fullmatch(rf"user {USER}: profile deleted at \S+Z \(a tombstone: later events ignored\)", profile)
     assert lines == [["no connection rows"]]
 
 
 def test_an_unknown_user_exits_1_and_a_missing_table_exits_2(table, capsys):
-    assert connections.main(["user_nobody"]) == 1
+    assert cli.main(["connections", "user_nobody"]) == 1
     assert capsys.readouterr().out == "user user_nobody: no profile stored\nno connection rows\n"
-    assert connections.main(["user_nobody", "--table", "no-such-table"]) == 2
+    assert cli.main(["connections", "user_nobody", "--table", "no-such-table"]) == 2
     assert capsys.readouterr().err == "could not read user_nobody: table no-such-table not found\n"
 
 
@@ -96,7 +95,7 @@ def test_over_http_from_the_local_stack_with_no_aws_settings_in_the_environment(
         bare = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
         bare.pop("TABLE_NAME", None)
         run = subprocess.run(  # noqa: S603 - this interpreter, our module, a loopback URL
-            [sys.executable, "-m", "devtools.connections", USER, "--endpoint-url", stack.endpoint_url],
+            [sys.executable, "-m", "social_connections.cli", "connections", USER, "--endpoint-url", stack.endpoint_url],
             cwd=REPO,
             env=bare,
             capture_output=True,

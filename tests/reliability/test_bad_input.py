@@ -63,10 +63,6 @@ def fresh_user(prefix: str = "user_r") -> str:
     return f"{prefix}{next(_user_numbers)}"
 
 
-def user_items(user_id: str) -> dict[str, dict[str, Any]]:
-    return user_rows(user_id)
-
-
 def deliver(account: SharedAccount, event: dict[str, Any], *, kind: str) -> HttpResponse:
     """Invoke the handler and check the invariants every request must keep, whatever it carries."""
     account.calls.reset()
@@ -547,7 +543,7 @@ def test_signed_random_clerk_events_never_fail_and_keep_the_contract(shared_acco
             continue
         user_id, outcome = response.body["userId"], response.body["outcome"]
         touched.add(user_id)
-        profile = user_items(user_id).get("PROFILE")
+        profile = user_rows(user_id).get("PROFILE")
         assert profile is not None
         if outcome in ("deleted", "already_deleted", "user_deleted"):
             deleted.add(user_id)
@@ -623,7 +619,7 @@ DELETION_STRICT_PATHS = {("type",), ("data",), ("data", "id")}
 
 
 def connection_rows(user_id: str) -> dict[str, dict[str, Any]]:
-    return {sk: row for sk, row in user_items(user_id).items() if sk != "PROFILE"}
+    return {sk: row for sk, row in user_rows(user_id).items() if sk != "PROFILE"}
 
 
 def check_wrong_type_outcome(
@@ -681,7 +677,7 @@ def test_a_wrong_type_in_every_field_of_a_deletion(shared_account):
         payload = replaced(deleted_event(user_id), path, value)
         response = deliver(shared_account, signed_event(shared_account.secret, to_body(payload)), kind="wrong_type")
         assert response.status == (400 if path in DELETION_STRICT_PATHS else 200), path
-        profile = user_items(user_id).get("PROFILE")
+        profile = user_rows(user_id).get("PROFILE")
         if response.status == 200 and response.body["outcome"] == "deleted":
             assert profile is not None
             assert profile["profileStatus"] == "deleted"

@@ -29,6 +29,8 @@ class ConcurrentModificationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConnectionKey:
+    """A connection's identity within its user: the platform and Clerk's id of the linked account."""
+
     platform: Platform
     external_account_id: str
 

@@ -10,15 +10,7 @@ import boto3
 from botocore.config import Config
 
 from social_connections.clock import now_iso
-from social_connections.model import (
-    ConnectionKey,
-    ConnectionStatus,
-    ProfileStatus,
-    StoredConnection,
-    StoredProfile,
-    StoredUser,
-    SyncPlan,
-)
+from social_connections.model import ConnectionKey, ConnectionStatus, ProfileStatus, StoredProfile, StoredUser, SyncPlan
 from social_connections.storage.items import (
     CONNECTION_PREFIX,
     PROFILE_SK,
@@ -66,15 +58,10 @@ class DynamoDBConnectionStore:
 
     def read_user(self, user_id: str) -> StoredUser:
         """The profile and every connection of a user, in one strongly consistent query (paged if huge)."""
-        profile: StoredProfile | None = None
-        connections: dict[ConnectionKey, StoredConnection] = {}
-        for item in self.read_user_items(user_id):
-            sk = str(item.get("sk", ""))
-            if sk == PROFILE_SK:
-                profile = profile_from(item, user_id)
-            elif sk.startswith(CONNECTION_PREFIX) and (stored := connection_from(item)) is not None:
-                connections[stored.key] = stored
-        return StoredUser(profile=profile, connections=connections)
+        items = self.read_user_items(user_id)
+        profile = next((profile_from(item, user_id) for item in items if item.get("sk") == PROFILE_SK), None)
+        rows = (connection_from(item) for item in items if str(item.get("sk", "")).startswith(CONNECTION_PREFIX))
+        return StoredUser(profile=profile, connections={row.key: row for row in rows if row is not None})
 
     def read_user_items(self, user_id: str) -> list[dict[str, object]]:
         """Every stored item of a user (profile and rows, all attributes) as plain values, for inspection tools."""
