@@ -1,0 +1,79 @@
+"""The in-memory store behaves as the DynamoDB one: the same calls give the same answers and the same state.
+
+The unit tests of the logic trust MemoryConnectionStore; this runs one script of calls against both stores.
+"""
+
+from __future__ import annotations
+
+import pytest
+from social_connections.apply_clerk_event import apply_snapshot
+from social_connections.clerk_events import ClerkUser
+from social_connections.connection_store import ConnectionStore
+from social_connections.model import ConcurrentModificationError, ConnectionKey, ConnectionStatus, SyncPlan
+from social_connections.providers import Platform
+
+from devtools.clerk_payloads import external_account, user_event
+from devtools.testkit.memory_store import MemoryConnectionStore
+
+T0 = 1_716_883_200_000
+USER = "user_contract"
+X = ConnectionKey(Platform.TWITTER, "eac_x")
+MISSING = ConnectionKey(Platform.TIKTOK, "eac_none")
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def any_store(request) -> ConnectionStore:
+    if request.param == "memory":
+        return MemoryConnectionStore()
+    store: ConnectionStore = request.getfixturevalue("store")
+    return store
+
+
+def snapshot(version: int, *accounts: dict) -> ClerkUser:
+    return ClerkUser.model_validate(
+        user_event("user.updated", USER, updated_at=version, accounts=list(accounts))["data"]
+    )
+
+
+def state(store: ConnectionStore) -> tuple[object, dict[ConnectionKey, tuple[ConnectionStatus, int]]]:
+    stored = store.read_user(USER)
+    profile = (stored.profile.status, stored.profile.version) if stored.profile else None
+    return profile, {key: (row.status, row.error_count) for key, row in stored.connections.items()}
+
+
+def test_conditional_answers_and_state_agree(any_store):
+    account = external_account("eac_x", "oauth_x", updated_at=T0)
+    apply_snapshot(any_store, snapshot(T0, account))
+    answers = [
+        any_store.record_publish_success(USER, X),  # nothing to reset
+        any_store.record_publish_failure(USER, MISSING, "no row"),
+        any_store.mark_error(USER, X, 1),  # no failure yet
+        *[any_store.record_publish_failure(USER, X, "403") for _ in range(2)],
+        any_store.mark_recovered(USER, X),  # not in error
+        any_store.mark_error(USER, X, 3),  # below the threshold
+        any_store.mark_error(USER, X, 2),
+        any_store.mark_error(USER, X, 2),  # already in error
+        any_store.mark_recovered(USER, X),  # failures not reset yet
+        any_store.record_publish_success(USER, X),
+        any_store.mark_recovered(USER, X),
+    ]
+    assert answers == [False, False, False, True, True, False, False, True, False, False, True, True]
+    assert state(any_store) == (("active", T0), {X: (ConnectionStatus.CONNECTED, 0)})
+
+
+def test_the_profile_lock_refuses_a_stale_expectation(any_store):
+    apply_snapshot(any_store, snapshot(T0))
+    stale = any_store.read_user(USER).profile
+    apply_snapshot(any_store, snapshot(T0 + 1))
+    with pytest.raises(ConcurrentModificationError):
+        any_store.write_snapshot(USER, SyncPlan(), version=T0 + 2, expected=stale, synced_at="2024-05-28T08:00:00.000Z")
+    assert state(any_store)[0] == ("active", T0 + 1)
+
+
+def test_deletion_is_once_and_cleanup_counts_rows(any_store):
+    accounts = [external_account(f"eac_{n}", "oauth_x", updated_at=T0) for n in range(3)]
+    apply_snapshot(any_store, snapshot(T0, *accounts))
+    assert [any_store.mark_deleted(USER, "now"), any_store.mark_deleted(USER, "now")] == [True, False]
+    assert any_store.delete_connections(USER) == 3
+    assert any_store.delete_connections(USER) == 0
+    assert state(any_store) == (("deleted", None), {})
