@@ -30,6 +30,7 @@ from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
 from social_connections import container
 
+from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers
 from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
 from devtools.local_stream import StreamPoller
 from devtools.testkit.aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
@@ -52,6 +53,9 @@ logger = logging.getLogger("local-stack")
 WEBHOOK_FUNCTION: Final = "ClerkWebhookFunction"
 DEFAULT_PORT: Final = 3000
 DEFAULT_POLL_SECONDS: Final = 0.25
+# The fake Clerk's people: the user `make send` uses by default, and seeded ones (docs/reconciliation.md).
+LOCAL_CLERK_USERS: Final = ("user_local",)
+DEFAULT_SEEDED_CLERK_USERS: Final = 20
 
 
 class LocalFunction:
@@ -117,6 +121,7 @@ class LocalStack:
         poll_interval: float | None = DEFAULT_POLL_SECONDS,
         parameter_overrides: Mapping[str, str] | None = None,
         template_path: Path = TEMPLATE_PATH,
+        clerk_users: FakeClerkUsers | None = None,
     ) -> None:
         """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests)."""
         self.secret = secret or new_secret()
@@ -133,6 +138,10 @@ class LocalStack:
         self.functions: dict[str, LocalFunction] = {}
         self.table_name = TABLE_LOGICAL_ID
         self.endpoint_url = ""
+        # The fake Clerk Backend API; its key is the value of the stack's ClerkSecretKey secret.
+        users = clerk_users or FakeClerkUsers.seeded(DEFAULT_SEEDED_CLERK_USERS, extra_ids=LOCAL_CLERK_USERS)
+        self.clerk_api = FakeClerkApi(users)
+        self._clerk_api_running = False
 
     # ---- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -150,6 +159,9 @@ class LocalStack:
         try:
             self._point_aws_at_moto()
             self._reset_moto()
+            self.clerk_api.__enter__()
+            self._clerk_api_running = True
+            self._overrides.setdefault("ClerkApiUrl", self.clerk_api.url)
             references = self._create_resources()
             self._set_environment(function_environment(references, template=self._template))
             _forget_clients()
@@ -172,6 +184,9 @@ class LocalStack:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._clerk_api_running:
+            self.clerk_api.__exit__()
+            self._clerk_api_running = False
         if self.endpoint_url:
             self._reset_moto()
             self._moto.stop()
@@ -269,7 +284,8 @@ class LocalStack:
         refs[TABLE_LOGICAL_ID] = self.table_name
         secrets = boto3.client("secretsmanager")
         for logical_id in self._template.resources_of_type("AWS::SecretsManager::Secret"):
-            refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=self.secret)["ARN"]
+            value = self.clerk_api.secret_key if logical_id == "ClerkSecretKey" else self.secret
+            refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=value)["ARN"]
         sqs = boto3.client("sqs")
         for logical_id in self._template.resources_of_type("AWS::SQS::Queue"):
             queue_url = sqs.create_queue(QueueName=logical_id)["QueueUrl"]
@@ -343,6 +359,10 @@ def _banner(stack: LocalStack) -> str:
             "  send      make send EXAMPLE=created USER_ID=user_local   (in another shell, after the export above)",
             f"  table     {stack.table_name} in moto at {stack.endpoint_url}",
             f"  inspect   {aws} AWS_DEFAULT_REGION={REGION} aws dynamodb scan --table-name {stack.table_name}",
+            f"  clerk     fake Backend API at {stack.clerk_api.url} ({len(stack.clerk_api.users.users)} users)",
+            f"  reconcile {aws} AWS_DEFAULT_REGION={REGION} TABLE_NAME={stack.table_name} "
+            f"CLERK_API_URL={stack.clerk_api.url} CLERK_SECRET_KEY={stack.clerk_api.secret_key} "
+            ".venv/bin/clerk-connections reconcile --dry-run",
         ]
     )
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from social_connections.model import (
@@ -13,6 +13,7 @@ from social_connections.model import (
     ConnectionKey,
     ConnectionStatus,
     ProfileStatus,
+    ReconcileState,
     StoredConnection,
     StoredProfile,
     StoredUser,
@@ -27,6 +28,9 @@ class MemoryConnectionStore:
     last_errors: dict[tuple[str, ConnectionKey], str] = field(default_factory=dict)
     snapshot_writes: int = 0
     before_write: Callable[[MemoryConnectionStore], None] | None = None
+    reconcile_state: ReconcileState = field(default_factory=ReconcileState)
+    # Bulk reads as DynamoDB would count them: one per 100 profiles asked for.
+    batch_reads: int = 0
 
     def read_user(self, user_id: str) -> StoredUser:
         return StoredUser(profile=self.profiles.get(user_id), connections=dict(self.rows.get(user_id, {})))
@@ -94,3 +98,24 @@ class MemoryConnectionStore:
 
     def delete_connections(self, user_id: str) -> int:
         return len(self.rows.pop(user_id, {}))
+
+    # ---- reconciliation (ReconcileStore) ---------------------------------------------------------------------------
+
+    def read_profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        unique = list(dict.fromkeys(user_ids))
+        self.batch_reads += -(-len(unique) // 100)
+        return {user_id: self.profiles[user_id] for user_id in unique if user_id in self.profiles}
+
+    def active_user_ids(self) -> Iterator[str]:
+        return iter([user_id for user_id, p in self.profiles.items() if p.status is ProfileStatus.ACTIVE])
+
+    def read_reconcile_state(self) -> ReconcileState:
+        return self.reconcile_state
+
+    def save_reconcile_cursor(self, mode: str, offset: int, started_at: int) -> None:
+        self.reconcile_state = replace(
+            self.reconcile_state, cursor_mode=mode, cursor_offset=offset, cursor_started_at=started_at
+        )
+
+    def finish_reconcile_run(self, mode: str, started_at: int) -> None:
+        self.reconcile_state = ReconcileState(last_finished_started_at=started_at)

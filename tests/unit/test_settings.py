@@ -44,6 +44,7 @@ def test_the_webhook_needs_a_secret_source():
     [
         ("functions.connection_stream.app", {"TABLE_NAME": "t", "ERROR_THRESHOLD": "abc"}),
         ("functions.clerk_webhook.app", {"TABLE_NAME": "t"}),
+        ("functions.reconcile.app", {"TABLE_NAME": "t"}),
     ],
 )
 def test_a_function_with_bad_settings_fails_its_cold_start(module, environ):

@@ -36,6 +36,8 @@ class SyncResult:
     user_id: str
     upserted: int = 0
     disconnected: int = 0
+    # Of `upserted`, the rows that did not exist before (reconciliation reports created and updated apart).
+    created: int = 0
     malformed_accounts: int = 0
 
     @property
@@ -79,6 +81,7 @@ def apply_snapshot(store: ConnectionStore, user: ClerkUser) -> SyncResult:
             user.id,
             upserted=len(plan.upserts),
             disconnected=len(plan.disconnects),
+            created=sum(1 for upsert in plan.upserts if upsert.is_new),
             malformed_accounts=len(desired.malformed),
         )
     raise ConcurrencyExhaustedError(user.id)

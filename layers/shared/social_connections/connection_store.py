@@ -6,9 +6,10 @@ Every method that changes a row returns False (or raises ConcurrentModificationE
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from social_connections.model import ConnectionKey, StoredProfile, StoredUser, SyncPlan
+from social_connections.model import ConnectionKey, ReconcileState, StoredProfile, StoredUser, SyncPlan
 
 
 class ConnectionStore(Protocol):
@@ -45,3 +46,21 @@ class ConnectionStore(Protocol):
     def delete_connections(self, user_id: str) -> int:
         """Delete every connection row of a user; how many there were."""
         ...
+
+
+class ReconcileStore(ConnectionStore, Protocol):
+    """A ConnectionStore plus what reconciliation reads in bulk and its run record."""
+
+    def read_profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        """The stored profiles of these users, absent ones left out (bulk, eventually nothing half-written)."""
+        ...
+
+    def active_user_ids(self) -> Iterator[str]:
+        """Every user whose stored profile is active."""
+        ...
+
+    def read_reconcile_state(self) -> ReconcileState: ...
+
+    def save_reconcile_cursor(self, mode: str, offset: int, started_at: int) -> None: ...
+
+    def finish_reconcile_run(self, mode: str, started_at: int) -> None: ...

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 import boto3
 
+from social_connections.clerk_settings import ClerkApiSettings
 from social_connections.settings import Settings
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG, DynamoDBConnectionStore
 
@@ -35,6 +36,11 @@ class Container:
     @cached_property
     def store(self) -> DynamoDBConnectionStore:
         return DynamoDBConnectionStore(self.settings.table_name, self.dynamodb)
+
+    @cached_property
+    def clerk_api(self) -> ClerkApiSettings:
+        """How to reach Clerk's Backend API (reconciliation); SettingsError names the variable that is wrong."""
+        return ClerkApiSettings.from_environment()
 
     def signature_verifier(self) -> SignatureVerifier:
         """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""

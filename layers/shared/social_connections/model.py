@@ -119,3 +119,13 @@ class SyncPlan:
     @property
     def is_empty(self) -> bool:
         return not (self.upserts or self.disconnects or self.failures)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileState:
+    """The run record of reconciliation: an unfinished run's cursor, and when the last finished run started."""
+
+    cursor_mode: str | None = None
+    cursor_offset: int = 0
+    cursor_started_at: int | None = None
+    last_finished_started_at: int | None = None

@@ -10,7 +10,15 @@ import boto3
 from botocore.config import Config
 
 from social_connections.clock import now_iso
-from social_connections.model import ConnectionKey, ConnectionStatus, ProfileStatus, StoredProfile, StoredUser, SyncPlan
+from social_connections.model import (
+    ConnectionKey,
+    ConnectionStatus,
+    ProfileStatus,
+    ReconcileState,
+    StoredProfile,
+    StoredUser,
+    SyncPlan,
+)
 from social_connections.storage.items import (
     CONNECTION_PREFIX,
     PROFILE_SK,
@@ -23,6 +31,7 @@ from social_connections.storage.items import (
     s,
     user_pk,
 )
+from social_connections.storage.reconcile_table import ReconcileTable
 from social_connections.storage.snapshot_writer import SnapshotWriter, UpdateParts, failure_update
 
 if TYPE_CHECKING:
@@ -48,6 +57,7 @@ class DynamoDBConnectionStore:
         self._table = table_name
         self._client = client
         self._snapshots = SnapshotWriter(table_name, client)
+        self._reconcile = ReconcileTable(table_name, client)
 
     @classmethod
     def for_table(cls, table_name: str) -> DynamoDBConnectionStore:
@@ -178,6 +188,23 @@ class DynamoDBConnectionStore:
         for start in range(0, len(keys), BATCH_WRITE_LIMIT):
             self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]])
         return len(keys)
+
+    # ---- reconciliation: bulk reads and its run record (storage/reconcile_table.py) -------------------------------
+
+    def read_profiles(self, user_ids: Sequence[str]) -> dict[str, StoredProfile]:
+        return self._reconcile.read_profiles(user_ids)
+
+    def active_user_ids(self) -> Iterator[str]:
+        return self._reconcile.active_user_ids()
+
+    def read_reconcile_state(self) -> ReconcileState:
+        return self._reconcile.read_state()
+
+    def save_reconcile_cursor(self, mode: str, offset: int, started_at: int) -> None:
+        self._reconcile.save_cursor(mode, offset, started_at)
+
+    def finish_reconcile_run(self, mode: str, started_at: int) -> None:
+        self._reconcile.finish_run(mode, started_at)
 
     def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
         pending: Mapping[str, Sequence[WriteRequestTypeDef]] = {self._table: requests}
