@@ -8,7 +8,7 @@ Routes, shaped like Clerk's documented responses (users like `devtools/clerk_pay
   GET /v1/users/{id}                 one User, 404 resource_not_found
   GET /v1/users/{id}/oauth_access_tokens/{provider}   the user's tokens for `oauth_<provider>` (invented values)
 Every request needs `Authorization: Bearer <secret key>`. A rate limit (requests per 10 s) answers 429 with
-`Retry-After`, and tests inject faults: the next N answers as a given status, or a page that is not a JSON array.
+`Retry-After`, and tests inject faults: the next N answers as a given status, or a listing that is not a JSON array.
 
 `FakeClerkUsers` is the user directory behind it; it also serves unit tests directly as a `UserSource`.
 """
@@ -142,7 +142,8 @@ class FakeClerkApi:
         self.retry_after_seconds = retry_after_seconds
         self.requests: list[str] = []
         self.token_errors: dict[tuple[str, str], str] = {}
-        self._faults: deque[int | str] = deque()
+        self._faults: deque[int] = deque()
+        self._malformed_after: int | None = None
         self._window: deque[float] = deque()
         self._lock = threading.Lock()
         self._server: BaseWSGIServer = make_server(LOOPBACK, port, self, threaded=True, request_handler=_Quiet)
@@ -160,10 +161,10 @@ class FakeClerkApi:
         with self._lock:
             self._faults.extend([status] * times)
 
-    def malformed_next(self) -> None:
-        """The next request answers 200 with a JSON object where an array belongs."""
+    def malformed_page(self, *, after: int = 0) -> None:
+        """After `after` good listings, one `GET /users` answers 200 with a JSON object where the array belongs."""
         with self._lock:
-            self._faults.append("malformed")
+            self._malformed_after = after
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -200,11 +201,19 @@ class FakeClerkApi:
             response = clerk_error(429, "too_many_requests", "Too many requests", "Rate limit exceeded, retry later")
             response.headers["Retry-After"] = str(self.retry_after_seconds)
             return response
-        if fault == "malformed":
-            return _json({"data": [], "total_count": 0})
-        if isinstance(fault, int):
+        if fault is not None:
             return clerk_error(fault, "internal_clerk_error", "Oops, an unexpected error occurred", "Injected fault")
         return None
+
+    def _malformed_now(self) -> bool:
+        with self._lock:
+            if self._malformed_after is None:
+                return False
+            if self._malformed_after > 0:
+                self._malformed_after -= 1
+                return False
+            self._malformed_after = None
+            return True
 
     def _over_limit(self) -> bool:
         if self.max_requests_per_10s is None:
@@ -254,6 +263,8 @@ class FakeClerkApi:
         ]
         if any(problems):
             return clerk_error(422, "form_param_value_invalid", "is invalid", "A query parameter is out of range")
+        if self._malformed_now():
+            return _json({"data": [], "total_count": 0})
         return _json(self.users.page(limit=limit, offset=offset, order_by=order_by, user_ids=user_ids))
 
     def _tokens(self, user: dict[str, Any], provider: str) -> Response:

@@ -13,7 +13,11 @@ def test_defaults_and_values_are_read():
     assert (settings.api_url, settings.max_requests_per_10s) == (DEFAULT_API_URL, DEFAULT_MAX_REQUESTS_PER_10S)
     assert settings.secret_key() == "sk_test_1"
     custom = ClerkApiSettings.from_environment(
-        {"CLERK_SECRET_KEY_ID": "arn:x", "CLERK_API_URL": "http://127.0.0.1:9/v1", "CLERK_API_MAX_REQUESTS_PER_10S": "9"}
+        {
+            "CLERK_SECRET_KEY_ID": "arn:x",
+            "CLERK_API_URL": "http://127.0.0.1:9/v1",
+            "CLERK_API_MAX_REQUESTS_PER_10S": "9",
+        },
     )
     assert (custom.api_url, custom.max_requests_per_10s, custom.secret_key_id) == ("http://127.0.0.1:9/v1", 9, "arn:x")
 

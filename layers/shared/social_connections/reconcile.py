@@ -76,7 +76,11 @@ class Reconciler:
         """One run; ReconcileFailedError (with the summary so far) when Clerk or the table failed."""
         began = time.monotonic()
         baseline = (self._dynamodb_requests(), self._clerk_stats.requests, self._clerk_stats.rate_limited_waits)
-        run = self._start()
+        try:
+            run = self._start()
+        except Exception as error:
+            empty = ReconcileSummary(mode=self._options.mode, dry_run=self._options.dry_run)
+            raise ReconcileFailedError(self._close(empty, began, baseline), error) from error
         try:
             with ThreadPoolExecutor(max_workers=max(1, self._options.workers)) as pool:
                 run.summary.finished = self._list(run, pool) and self._sweep(run, pool)
