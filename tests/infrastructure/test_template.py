@@ -107,3 +107,41 @@ def test_sam_validate_lint_is_clean():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reconcile_function_runs_on_a_schedule_with_its_own_secret_and_least_privilege():
+    function = props("ReconcileFunction")
+    assert function["CodeUri"] == "functions/reconcile/" and function["Timeout"] <= 900
+    assert function["ReservedConcurrentExecutions"] == 1
+    assert function["Environment"]["Variables"]["CLERK_SECRET_KEY_ID"] == {"Ref": "ClerkSecretKey"}
+    schedule = function["Events"]["ReconcileSchedule"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileScheduleExpression"}
+    assert schedule["Properties"]["State"] == {"Ref": "ReconcileScheduleState"}
+    assert "ReconcileMode" in str(schedule["Properties"]["Input"])
+    statements = function["Policies"][0]["Statement"]
+    table_actions = {action for statement in statements[:1] for action in statement["Action"]}
+    assert table_actions == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:Scan",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert statements[0]["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+    assert statements[1] == {
+        "Sid": "ReadClerkSecretKey",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": {"Ref": "ClerkSecretKey"},
+    }
+    assert RESOURCES["ClerkSecretKey"]["Type"] == "AWS::SecretsManager::Secret"
+
+
+def test_the_reconcile_run_record_matches_no_stream_filter():
+    patterns = props("ConnectionStreamFunction")["Events"]["TableStream"]["Properties"]["FilterCriteria"]["Filters"]
+    for pattern in patterns:
+        keys = str(pattern["Pattern"])
+        assert '"PROFILE"' in keys or '"CONNECTION#"' in keys  # the run record's sk is RUN, its pk SYNC#reconcile
