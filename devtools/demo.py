@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
+import json
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from social_connections import container
+from social_connections import cli, container
 from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.fake_clerk_api import seed_user
 from devtools.local_stack import LocalStack
 from devtools.send import Delivery, deliver
 from devtools.testkit.deliveries import new_secret
@@ -142,8 +145,72 @@ def run(demo: Demo) -> None:
     demo.settle()
     demo.expect(replay.body.get("outcome") == "user_deleted" and list(demo.rows()) == ["PROFILE"], "deletion wins")
 
+    repair_story(demo)
+
     dead = demo.stack.dead_letters()
     demo.expect(dead == [], "no stream batch went to the failure queue")
+
+
+SUMMARY_SHOWN = ("usersSeen", "usersUpdated", "usersUnchanged", "connectionsCreated", "connectionsDisconnected")
+
+
+def reconcile(demo: Demo, *flags: str) -> tuple[int, dict[str, Any]]:
+    """`clerk-connections reconcile --json` against the local stack and its fake Clerk Backend API."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = cli.main(["reconcile", "--json", *flags])
+    lines = output.getvalue().strip().splitlines()
+    figures: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    shown = ", ".join(f"{key}={figures.get(key)}" for key in (*SUMMARY_SHOWN, "usersTombstoned"))
+    command = " ".join(["clerk-connections reconcile", *flags])
+    demo.say(f"   $ {command}\n   -> exit {code}: {shown}")
+    return code, figures
+
+
+def user_items(demo: Demo) -> list[dict[str, Any]]:
+    return [item for item in demo.stack.table_items() if str(item["pk"]).startswith("USER#")]
+
+
+def repair_story(demo: Demo) -> None:
+    """Webhooks lost for good, and the table made true again from Clerk's Backend API (docs/reconciliation.md)."""
+    clerk = demo.stack.clerk_api.users
+    people = len(clerk.users)
+    demo.step(f"first backfill: the fake Clerk Backend API has {people} users the table has never heard of")
+    code, first = reconcile(demo)
+    demo.settle()
+    demo.expect(code == 0 and first.get("usersUpdated") == people, f"all {people} users written")
+
+    demo.step("Clerk unlinks user_local's TikTok and deletes user_seed_000003; both webhooks are lost")
+    local = clerk.get("user_local") or {}
+    changed = seed_user(0, user_id="user_local", updated_at=int(local.get("updated_at", 0)) + 60_000)
+    changed["external_accounts"] = [a for a in changed["external_accounts"] if a["provider"] != "oauth_custom_tiktok"]
+    clerk.put(changed)
+    clerk.delete("user_seed_000003")
+    before = user_items(demo)
+    code, dry = reconcile(demo, "--dry-run")
+    expected = (1, 1, 1)
+    found = (dry.get("usersUpdated"), dry.get("connectionsDisconnected"), dry.get("usersTombstoned"))
+    demo.expect(code == 0 and found == expected, "the dry run finds one update, one disconnect, one deletion")
+    demo.expect(user_items(demo) == before, "and writes nothing")
+
+    demo.step("clerk-connections reconcile repairs both")
+    code, repair = reconcile(demo)
+    demo.settle()
+    found = (repair.get("usersUpdated"), repair.get("connectionsDisconnected"), repair.get("usersTombstoned"))
+    rows = {
+        str(item["sk"]): item for item in user_items(demo) if item["pk"] in {"USER#user_local", "USER#user_seed_000003"}
+    }
+    tiktok = rows.get("CONNECTION#tiktok#eac_local_tt", {}).get("connectionStatus")
+    demo.expect(code == 0 and found == expected, "one user updated, one connection disconnected, one tombstoned")
+    demo.expect(tiktok == "disconnected", "user_local's TikTok row is disconnected")
+    deleted = [item for item in user_items(demo) if item["pk"] == "USER#user_seed_000003"]
+    demo.expect([item["sk"] for item in deleted] == ["PROFILE"], "the stream function removed the deleted user's rows")
+
+    demo.step("a second run changes nothing")
+    before = user_items(demo)
+    code, again = reconcile(demo)
+    demo.expect(code == 0 and again.get("usersUpdated") == 0 and again.get("usersTombstoned") == 0, "nothing to do")
+    demo.expect(user_items(demo) == before, "no user's item was written")
 
 
 def main(argv: list[str] | None = None) -> int:
