@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
-.PHONY: connections resign-events invoke-webhook invoke-stream reliability
+.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ invoke-stream: build ## sam local invoke ConnectionStreamFunction, needs Docker:
 
 bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .bench/ (docs/performance.md)
 	$(PY) -m devtools.bench
+
+bench-reconcile: $(STAMP) ## reconciliation at 10,000 users on the fake Clerk API and moto; JSON in .bench/
+	$(PY) -m devtools.bench_reconcile
 
 reliability: $(STAMP) ## reliability suite, bigger budget (RELIABILITY_EXAMPLES=2000); rewrites docs/reliability.md figures
 	$(PY) -m devtools.reliability_report --examples $(or $(RELIABILITY_EXAMPLES),2000)
