@@ -8,8 +8,14 @@ from __future__ import annotations
 import pytest
 from social_connections.apply_clerk_event import apply_snapshot
 from social_connections.clerk_events import ClerkUser
-from social_connections.connection_store import ConnectionStore
-from social_connections.model import ConcurrentModificationError, ConnectionKey, ConnectionStatus, SyncPlan
+from social_connections.connection_store import ConnectionStore, ReconcileStore
+from social_connections.model import (
+    ConcurrentModificationError,
+    ConnectionKey,
+    ConnectionStatus,
+    ReconcileState,
+    SyncPlan,
+)
 from social_connections.providers import Platform
 
 from devtools.clerk_payloads import external_account, user_event
@@ -77,3 +83,23 @@ def test_deletion_is_once_and_cleanup_counts_rows(any_store):
     assert any_store.delete_connections(USER) == 3
     assert any_store.delete_connections(USER) == 0
     assert state(any_store) == (("deleted", None), {})
+
+
+def test_reconciliation_reads_and_run_record_agree(any_store):
+    store: ReconcileStore = any_store
+    apply_snapshot(store, snapshot(T0))
+    other = ClerkUser.model_validate(user_event("user.created", "user_other", updated_at=T0 + 5)["data"])
+    apply_snapshot(store, other)
+    store.mark_deleted("user_other", "now")
+    profiles = store.read_profiles([USER, "user_other", "user_absent", USER])
+    assert {user: (p.status, p.version) for user, p in profiles.items()} == {
+        USER: ("active", T0),
+        "user_other": ("deleted", None),
+    }
+    assert list(store.active_user_ids()) == [USER]
+    assert store.read_reconcile_state() == ReconcileState()
+    store.save_reconcile_cursor("full", 500, T0)
+    assert store.read_reconcile_state() == ReconcileState(cursor_mode="full", cursor_offset=500, cursor_started_at=T0)
+    store.finish_reconcile_run("full", T0)
+    assert store.read_reconcile_state() == ReconcileState(last_finished_started_at=T0)
+    assert list(store.active_user_ids()) == [USER]  # the run record is no user
