@@ -32,7 +32,8 @@ def _publish(summary: ReconcileSummary, *, failed: bool) -> None:
     logger.info("reconciliation failed" if failed else "reconciliation done", extra={"summary": figures})
     for name, value in figures.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
-            metrics.add_metric(name=f"Reconcile{name[0].upper()}{name[1:]}", unit=MetricUnit.Count, value=value)
+            unit = MetricUnit.Seconds if name == "durationSeconds" else MetricUnit.Count
+            metrics.add_metric(name=f"Reconcile{name[0].upper()}{name[1:]}", unit=unit, value=value)
     metrics.add_metric(name="ReconcileFailed", unit=MetricUnit.Count, value=1 if failed else 0)
 
 

@@ -113,6 +113,15 @@ def test_429_waits_retry_after_and_retries(clerk_api):
     assert (client.stats.requests, client.stats.rate_limited_waits) == (3, 2)
 
 
+def test_a_429_storm_fails_loudly_after_the_retry_budget(clerk_api):
+    clerk_api.fail_next(429, times=50)
+    slept: list[float] = []
+    client = ClerkClient(ClerkApiSettings.from_environment(), clerk_api.secret_key, sleep=slept.append)
+    with pytest.raises(ClerkApiError, match="HTTP 429"):
+        client.list_users(limit=500, offset=0, order_by="+created_at")
+    assert (client.stats.requests, client.stats.rate_limited_waits, len(slept)) == (6, 5, 5)
+
+
 def test_a_rate_limited_fake_is_waited_out_and_counted(clerk_api):
     clerk_api.fail_next(429, times=3)
     summary = reconcile()

@@ -128,10 +128,13 @@ class ClerkClient:
                 delay = self._retry_delay(error, attempt)
                 if delay is None:
                     raise _final_error(path, error) from None
+                rate_limited = error.code == 429
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 last_problem = f"connection failed ({type(error).__name__})"
-                delay = _backoff(attempt)
-            self._sleep(delay)
+                delay, rate_limited = _backoff(attempt), False
+            if attempt + 1 < self._max_attempts:
+                self._count(waits=1 if rate_limited else 0)
+                self._sleep(delay)
         raise ClerkApiError(f"GET {path} failed after {self._max_attempts} attempts: {last_problem}")
 
     def _send(self, url: str) -> object:
@@ -150,7 +153,6 @@ class ClerkClient:
     def _retry_delay(self, error: urllib.error.HTTPError, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when this answer is final."""
         if error.code == 429:
-            self._count(waits=1)
             return _retry_after(error.headers.get("Retry-After"), attempt)
         if error.code >= 500:
             return _backoff(attempt)

@@ -71,6 +71,7 @@ class Reconciler:
         self._on_progress = on_progress
         self._dynamodb_requests = dynamodb_requests
         self._clerk_stats = clerk_stats or getattr(clerk, "stats", None) or ClerkCallStats()
+        self._floor: int | None = None
 
     def run(self) -> ReconcileSummary:
         """One run; ReconcileFailedError (with the summary so far) when Clerk or the table failed."""
