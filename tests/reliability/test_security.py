@@ -19,10 +19,14 @@ from botocore.exceptions import ClientError
 from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 from social_connections import container
+from social_connections.clerk_settings import ClerkApiSettings
 from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
+from social_connections.reconcile_plan import ReconcileOptions
+from social_connections.reconcile_run import run_reconciliation
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
+from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers, seed_user
 from devtools.testkit.aws import LambdaContextStub
 from devtools.testkit.deliveries import HttpResponse, http_api_event, new_secret, svix_headers
 from devtools.testkit.functions import configured
@@ -179,6 +183,7 @@ IAM_ACTIONS = {
     "DeleteItem": {"dynamodb:DeleteItem"},
     "BatchWriteItem": {"dynamodb:BatchWriteItem"},
     "Scan": {"dynamodb:Scan"},
+    "BatchGetItem": {"dynamodb:BatchGetItem"},
 }
 TRANSACTION_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -252,7 +257,23 @@ def observed_calls(table: str, secret: str) -> dict[str, list[tuple[str, dict[st
     calls.clear()
     while records := reader.read():
         assert stream_module().lambda_handler({"Records": records}, LambdaContextStub())["batchItemFailures"] == []
-    return {"ClerkWebhookFunction": webhook_calls, "ConnectionStreamFunction": list(calls)}
+    stream_calls = list(calls)
+    calls.clear()
+    reconcile_story()
+    return {"ClerkWebhookFunction": webhook_calls, "ConnectionStreamFunction": stream_calls, "ReconcileFunction": calls}
+
+
+def reconcile_story() -> None:
+    """A backfill of a user with 101 accounts (two transactions), and `user_other` confirmed gone and tombstoned."""
+    big = seed_user(1)
+    big["external_accounts"] = [external_account(f"eac_r{i:03d}", "oauth_x", updated_at=T0) for i in range(101)]
+    with FakeClerkApi(FakeClerkUsers.seeded(1, extra_ids=["user_big"])) as api:
+        api.users.put({**big, "id": "user_big"})
+        settings = ClerkApiSettings(api_url=api.url, secret_key_value=api.secret_key)
+        summary = run_reconciliation(
+            container.current().settings.table_name, container.current().dynamodb, settings, ReconcileOptions(workers=1)
+        )
+    assert summary.finished and summary.users_tombstoned == 1
 
 
 def test_each_role_may_do_exactly_what_its_function_does_on_the_table_only(table, secret, synthesized):
@@ -294,7 +315,20 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
     queue_writes = [(actions_of(s), s["Resource"]) for s in statements_of(stream) if "sqs:" in json.dumps(s["Action"])]
     assert queue_writes == [(["sqs:SendMessage"], {"Fn::GetAtt": ["StreamDeadLetterQueue", "Arn"]})]
     policies = [name for name, r in resources.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy")]
-    assert sorted(policies) == ["ClerkWebhookFunctionRole", "ConnectionStreamFunctionRole"]
+    assert sorted(policies) == [
+        "ClerkWebhookFunctionRole",
+        "ConnectionStreamFunctionRole",
+        "ReconcileFunctionReconcileScheduleRole",
+        "ReconcileFunctionRole",
+    ]
+    reconcile = resources["ReconcileFunctionRole"]["Properties"]
+    assert reconcile["ManagedPolicyArns"] == [BASIC_EXECUTION]
+    reconcile_secrets = [
+        (actions_of(s), s["Resource"]) for s in statements_of(reconcile) if "secretsmanager:" in str(s)
+    ]
+    assert reconcile_secrets == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkSecretKey"})]
+    scheduler = resources["ReconcileFunctionReconcileScheduleRole"]["Properties"]
+    assert [s["Resource"] for s in statements_of(scheduler)] == [{"Fn::GetAtt": ["ReconcileFunction", "Arn"]}]
     for role in (webhook, stream):
         principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
         assert principals == [{"Service": ["lambda.amazonaws.com"]}]
