@@ -8,11 +8,16 @@ PYTHON_BOOT ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# SAM CLI (and the template tools) only for validate/build/invoke-*, installed on their first use.
+SAM_STAMP := $(VENV)/.sam-installed
+# `make build` needs Lambda's own runtime, python3.13 (on PATH or under pyenv); nothing else does.
+PYTHON_313 ?= $(shell for p in python3.13 $$(pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13; do \
+	"$$p" -c '' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
-.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile
+.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,11 +26,20 @@ $(STAMP): pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON_BOOT)" || { echo "no Python 3.11+ interpreter found" >&2; exit 1; }
 	@echo "creating $(VENV) with $(PYTHON_BOOT) ($$($(PYTHON_BOOT) --version))"
 	$(PYTHON_BOOT) -m venv $(VENV)
+	@echo "upgrading pip in $(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "installing the runtime and test dependencies into $(VENV) (boto3, Powertools, moto, svix, pytest, ruff, mypy;"
+	@echo "  1-3 minutes the first time; SAM CLI comes later, on the first make validate, build or invoke-*)"
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
+	@echo "$(VENV) is ready"
 
-install: $(STAMP) ## create .venv and install runtime + dev dependencies
+$(SAM_STAMP): $(STAMP)
+	@echo "installing SAM CLI and the template tools into $(VENV) (first use of validate/build/invoke-*; about a minute)"
+	$(PY) -m pip install --quiet -e '.[dev,sam]'
+	@touch $@
+
+install: $(STAMP) ## create .venv with the runtime and test dependencies (SAM CLI: on first validate/build/invoke)
 
 lint: $(STAMP) ## ruff (lint + format check)
 	$(VENV)/bin/ruff check .
@@ -57,19 +71,22 @@ dynamodb-local-tier: $(STAMP) ## the integration tests again on Amazon's DynamoD
 # Local runs: moto in server mode and both functions in one process, all on 127.0.0.1 (docs/local-development.md).
 PORT ?= 3000
 
-dev: $(STAMP) ## run the service locally, no AWS account or Docker (PORT=3000)
-	$(PY) -m devtools.local_stack --port $(PORT)
+dev: $(STAMP) ## run the service locally, no AWS account or Docker (PORT=3000, JSON=1 for raw log lines)
+	$(PY) -m devtools.local_stack --port $(PORT) $(if $(JSON),--json)
 
 demo: $(STAMP) ## a guided, self-checking run of the service on a local stack
 	$(PY) -m devtools.demo
 
-send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted USER_ID=.. or FILE=..
-	$(PY) -m devtools.send --url http://127.0.0.1:$(PORT)/webhooks/clerk \
-		$(if $(FILE),$(FILE),--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local))
+send: $(STAMP) ## sign + POST to `make dev`: EXAMPLE=created|updated|deleted [USER_ID=..] [LATE=1], FILE=.., or REPEAT=1
+	$(PY) -m devtools.send $(if $(URL),--url $(URL)) $(if $(REPEAT),--repeat,$(if $(FILE),$(FILE),\
+		--example $(or $(EXAMPLE),created) --user $(or $(USER_ID),user_local) $(if $(LATE),--late)))
 
-connections: $(STAMP) ## a user's connections as a table: USER_ID=.. [TABLE=..] [ENDPOINT_URL=moto URL from make dev]
+connections: $(STAMP) ## a user's connections on `make dev`: USER_ID=.. (TABLE=.. [ENDPOINT_URL=..]: another table)
 	$(VENV)/bin/clerk-connections connections $(or $(USER_ID),user_local) $(if $(TABLE),--table $(TABLE)) \
-		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL))
+		$(if $(ENDPOINT_URL),--endpoint-url $(ENDPOINT_URL)) $(if $(or $(TABLE),$(ENDPOINT_URL)),,--local)
+
+table: $(STAMP) ## every item of the running `make dev`'s table, one readable line each
+	$(VENV)/bin/clerk-connections table
 
 # sam local runs the built functions in Lambda's container image: the invoke targets need Docker.
 # ENV_VARS: a copy of events/env.json with a deployed stack's values, kept out of git (docs/local-development.md).
@@ -78,13 +95,20 @@ ENV_VARS ?= events/env.json
 resign-events: $(STAMP) ## re-sign events/apigw.*.json now, secret from ENV_VARS=events/env.json (valid 5 min)
 	$(PY) -m devtools.sam_events --env-vars $(ENV_VARS)
 
-invoke-webhook: build ## sam local invoke ClerkWebhookFunction, needs Docker: EVENT=user.created|user.updated|user.deleted
+# Checked before the build: sam local invoke runs the function in Lambda's container image.
+container-runtime:
+	@docker info >/dev/null 2>&1 || finch info >/dev/null 2>&1 || { \
+		echo "make invoke-* needs a running container runtime (Docker or Finch) for sam local invoke; none answered" >&2; \
+		echo "(docker info / finch info). Start one, or use make dev, which needs none (docs/troubleshooting.md)." >&2; \
+		exit 1; }
+
+invoke-webhook: container-runtime build ## sam local invoke ClerkWebhookFunction, needs Docker: EVENT=user.created|user.updated|user.deleted
 	@# Signed after the build, just before the invoke: a signature older than 5 minutes is refused.
 	$(PY) -m devtools.sam_events --env-vars $(ENV_VARS) $(or $(EVENT),user.created)
 	$(VENV)/bin/sam local invoke ClerkWebhookFunction -e events/apigw.$(or $(EVENT),user.created).json \
 		--env-vars $(ENV_VARS)
 
-invoke-stream: build ## sam local invoke ConnectionStreamFunction, needs Docker: EVENT=user-deleted|connection-error
+invoke-stream: container-runtime build ## sam local invoke ConnectionStreamFunction, needs Docker: EVENT=user-deleted|connection-error
 	$(VENV)/bin/sam local invoke ConnectionStreamFunction -e events/stream.$(or $(EVENT),user-deleted).json \
 		--env-vars $(ENV_VARS)
 
@@ -94,16 +118,20 @@ bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .ben
 bench-reconcile: $(STAMP) ## reconciliation at 10,000 users on the fake Clerk API and moto; JSON in .bench/
 	$(PY) -m devtools.bench_reconcile
 
-reliability: $(STAMP) ## reliability suite, bigger budget (RELIABILITY_EXAMPLES=2000); rewrites docs/reliability.md figures
-	$(PY) -m devtools.reliability_report --examples $(or $(RELIABILITY_EXAMPLES),2000)
+reliability: $(STAMP) ## reliability suite, bigger budget (RELIABILITY_EXAMPLES=2000): report in .reliability/ (PUBLISH=1: docs)
+	$(PY) -m devtools.reliability_report --examples $(or $(RELIABILITY_EXAMPLES),2000) $(if $(PUBLISH),--publish)
 
-validate: $(STAMP) ## sam validate --lint (offline)
+validate: $(SAM_STAMP) ## sam validate --lint (offline)
 	$(VENV)/bin/sam validate --lint
 
-build: $(STAMP) ## sam build with a python3.13 interpreter, plus bytecode
-	PATH="$$(dirname $$(readlink -f $(PYTHON_BOOT))):$$PATH" $(VENV)/bin/sam build
+build: $(SAM_STAMP) ## sam build with a python3.13 interpreter, plus bytecode (needs python3.13)
+	@test -n "$(PYTHON_313)" || { \
+		echo "make build needs python3.13, Lambda's runtime for these functions, and found none on PATH or under pyenv." >&2; \
+		echo "Install it (pyenv install 3.13, or your system's python3.13 package) and run make build again." >&2; \
+		echo "make dev, make test and make demo work with any Python 3.11+." >&2; exit 1; }
+	PATH="$$(dirname $$(readlink -f $(PYTHON_313))):$$PATH" $(VENV)/bin/sam build
 	@# sam build leaves bytecode out and Lambda's code is read-only: without this every cold start compiles the layer.
-	$(PYTHON_BOOT) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+	$(PYTHON_313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove build output and caches
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .reliability

@@ -124,7 +124,7 @@ class _RequestLog(WSGIRequestHandler):
 class LocalServer:
     """A threaded WSGI server on the loopback interface, run in a daemon thread."""
 
-    def __init__(self, app: HttpApiGateway, port: int) -> None:
+    def __init__(self, app: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]], port: int) -> None:
         self._server: BaseWSGIServer = make_server(LOOPBACK, port, app, threaded=True, request_handler=_RequestLog)
         # A short poll keeps stop() quick; serve_forever otherwise checks for shutdown every 0.5 s.
         self._thread = threading.Thread(

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -29,9 +30,12 @@ from aws_lambda_powertools.utilities import parameters
 from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
 from social_connections import container
+from social_connections.cli.local_stack import LocalStackState
 
 from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers
+from devtools.local_console import LocalConsole
 from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
+from devtools.local_state import remove_state, write_state
 from devtools.local_stream import StreamPoller
 from devtools.testkit.aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
 from devtools.testkit.deliveries import new_secret
@@ -122,8 +126,11 @@ class LocalStack:
         parameter_overrides: Mapping[str, str] | None = None,
         template_path: Path = TEMPLATE_PATH,
         clerk_users: FakeClerkUsers | None = None,
+        console: LocalConsole | None = None,
     ) -> None:
-        """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests)."""
+        """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests);
+        `console` prints one readable line per request and stream batch instead of the functions' raw lines."""
+        self._console = console
         self.secret = secret or new_secret()
         self._port = port
         self._moto_port = moto_port
@@ -166,7 +173,8 @@ class LocalStack:
             self._set_environment(function_environment(references, template=self._template))
             _forget_clients()
             self.functions = {name: LocalFunction(spec) for name, spec in self._template.functions.items()}
-            self._server = LocalServer(HttpApiGateway(self._routes()), self._port)
+            gateway = HttpApiGateway(self._routes())
+            self._server = LocalServer(self._console.gateway(gateway) if self._console else gateway, self._port)
             self._pollers = self._stream_pollers(references)
             self._server.start()
             if self._poll_interval is not None:
@@ -308,11 +316,14 @@ class LocalStack:
             for mapping in function.spec.streams:
                 stream_arn = references.resolve(mapping.stream)
                 destination = mapping.on_failure_destination
+                invoke: Callable[[dict[str, Any]], Any] = function.invoke
+                if self._console is not None:
+                    invoke = self._console.stream(function.spec.logical_id, invoke)
                 pollers.append(
                     StreamPoller(
                         StreamReader(streams, stream_arn),
                         mapping,
-                        function.invoke,
+                        invoke,
                         self._dead_letter_sender(references.resolve(destination) if destination else None),
                         stream_arn=stream_arn,
                         function_arn=function.arn,
@@ -349,21 +360,43 @@ def _parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
-def _banner(stack: LocalStack) -> str:
+def _banner(stack: LocalStack, state: Path, *, secret_exported: bool) -> str:
+    secret = "your exported CLERK_WEBHOOK_SECRET" if secret_exported else f"generated, kept in {state} (mode 600)"
     aws = f"AWS_ENDPOINT_URL={stack.endpoint_url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
     return "\n".join(
         [
             "Local stack running (no AWS account, no Docker; everything on 127.0.0.1). Ctrl-C stops it.",
             f"  webhook   POST {stack.webhook_url}",
-            f"  secret    export CLERK_WEBHOOK_SECRET={stack.secret}",
-            "  send      make send EXAMPLE=created USER_ID=user_local   (in another shell, after the export above)",
-            f"  table     {stack.table_name} in moto at {stack.endpoint_url}",
-            f"  inspect   {aws} AWS_DEFAULT_REGION={REGION} aws dynamodb scan --table-name {stack.table_name}",
+            f"  secret    {secret}",
+            f"  state     {state}: make send, make connections, make table and `clerk-connections --local` find "
+            "this stack from it",
+            "  try       make send EXAMPLE=created USER_ID=user_local     (in another shell, in this directory)",
+            "            make connections USER_ID=user_local    make table",
+            f"  moto      {stack.endpoint_url} (table {stack.table_name}, region {REGION}, any access key)",
             f"  clerk     fake Backend API at {stack.clerk_api.url} ({len(stack.clerk_api.users.users)} users)",
             f"  reconcile {aws} AWS_DEFAULT_REGION={REGION} TABLE_NAME={stack.table_name} "
             f"CLERK_API_URL={stack.clerk_api.url} CLERK_SECRET_KEY={stack.clerk_api.secret_key} "
             ".venv/bin/clerk-connections reconcile --dry-run",
+            "One line per request and stream batch follows (--json: the functions' raw log lines).",
         ]
+    )
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def busy_port_message(port: int) -> str:
+    """Says so at once, before moto starts, with a port that is free now."""
+    free = next((candidate for candidate in range(port + 1, port + 50) if not _port_taken(candidate)), 0)
+    return (
+        f"port {port} on {LOOPBACK} is already in use (another make dev?). "
+        f"Use another one: make dev PORT={free}   (make send and make connections follow it through the state file)"
     )
 
 
@@ -375,9 +408,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parameter", type=_parameter, action="append", default=[], help="template parameter override NAME=VALUE"
     )
+    parser.add_argument("--json", action="store_true", help="print the functions' raw Powertools and EMF lines")
     args = parser.parse_args(argv)
+    if args.port and _port_taken(args.port):
+        print(busy_port_message(args.port), file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    console = None if args.json else LocalConsole()
+    if console is not None:
+        console.install()
+        logging.getLogger("local-gateway").setLevel(logging.WARNING)  # the console prints each request instead
     # Your own Clerk development secret, if exported, so a tunnelled Clerk instance can deliver here too.
     secret = os.environ.get("CLERK_WEBHOOK_SECRET", "").strip() or None
     stopping = threading.Event()
@@ -387,16 +428,28 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    # A port in use ends the command with werkzeug's own message and exit status 1.
     with LocalStack(
         port=args.port,
         moto_port=args.moto_port,
         secret=secret,
         poll_interval=args.poll_interval,
         parameter_overrides=dict(args.parameter),
+        console=console,
     ) as stack:
-        print(_banner(stack), flush=True)
-        stopping.wait()
+        state = LocalStackState(
+            os.getpid(),
+            stack.webhook_url,
+            stack.endpoint_url,
+            stack.table_name,
+            REGION,
+            None if secret else stack.secret,
+        )
+        path = write_state(state)
+        try:
+            print(_banner(stack, path, secret_exported=bool(secret)), flush=True)
+            stopping.wait()
+        finally:
+            remove_state(path, state.pid)
     return 0
 
 

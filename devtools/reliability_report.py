@@ -1,9 +1,11 @@
-"""`make reliability`: run the reliability suite with a bigger budget and rewrite the figures in docs/reliability.md.
+"""`make reliability`: run the reliability suite with a bigger budget and report its figures.
 
 The suite counts what it tries (inputs, faults, races, replays, rows compared and lost) and writes the counts to
 the JSON file named by RELIABILITY_FIGURES; this command runs it, reads that file and pytest's own JUnit report,
-and replaces the section between the figure markers of the document. A failing run rewrites nothing.
-Run from the repository root: `python -m devtools.reliability_report [--examples N] [--dry-run]`.
+and writes the figures section to .reliability/report.md (untracked). Only `--publish` (`make reliability
+PUBLISH=1`) replaces the section between the figure markers of the tracked docs/reliability.md, so a quick run with
+few examples never overwrites the published figures. A failing run writes nothing.
+Run from the repository root: `.venv/bin/python -m devtools.reliability_report [--examples N] [--publish]`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from xml.etree import ElementTree
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 DOCUMENT: Final = REPO_ROOT / "docs" / "reliability.md"
+REPORT: Final = REPO_ROOT / ".reliability" / "report.md"
 SUITE: Final = "tests/reliability"
 BEGIN: Final = "<!-- figures:begin (written by `make reliability`; edits here are overwritten) -->"
 END: Final = "<!-- figures:end -->"
@@ -133,17 +136,26 @@ def rewrite(document: Path, section: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, help="examples per property test")
-    parser.add_argument("--dry-run", action="store_true", help="print the figures, leave the document alone")
+    parser.add_argument("--dry-run", action="store_true", help="print the figures, write no file")
+    parser.add_argument(
+        "--publish", action="store_true", help=f"rewrite the figures in {DOCUMENT.relative_to(REPO_ROOT)} (tracked)"
+    )
     arguments = parser.parse_args(argv)
     run = run_suite(arguments.examples)
     section = render(run)
     print(section)
     if run.exit_status != 0 or run.failures or not run.figures:
-        print(f"the suite failed (exit {run.exit_status}); {DOCUMENT.name} left unchanged", file=sys.stderr)
+        print(f"the suite failed (exit {run.exit_status}); no report written", file=sys.stderr)
         return run.exit_status or 1
-    if not arguments.dry_run:
+    if arguments.dry_run:
+        return 0
+    if arguments.publish:
         rewrite(DOCUMENT, section)
         print(f"figures written to {DOCUMENT.relative_to(REPO_ROOT)}")
+        return 0
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(f"# Reliability run\n\n{section}\n", encoding="utf-8")
+    print(f"figures written to {REPORT.relative_to(REPO_ROOT)} (PUBLISH=1 writes them to docs/reliability.md)")
     return 0
 
 

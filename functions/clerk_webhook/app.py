@@ -39,6 +39,7 @@ def _failed(status: int, message: str, answer: str, **details: str) -> dict[str,
 def lambda_handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
     request = HttpRequest.from_event(event)
     if (request.method, request.path) != ROUTE:
+        logger.warning("no such route", extra={"method": request.method, "path": request.path})
         return json_response(404, error="not found")
     try:
         return receive_clerk_webhook(request, container.current())

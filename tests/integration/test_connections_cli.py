@@ -86,7 +86,9 @@ def test_an_unknown_user_exits_1_and_a_missing_table_exits_2(table, capsys):
     assert cli.main(["connections", "user_nobody"]) == 1
     assert capsys.readouterr().out == "user user_nobody: no profile stored\nno connection rows\n"
     assert cli.main(["connections", "user_nobody", "--table", "no-such-table"]) == 2
-    assert capsys.readouterr().err == "could not read user_nobody: table no-such-table not found\n"
+    assert capsys.readouterr().err == (
+        "could not read user_nobody: table no-such-table not found (for the running make dev, use --local)\n"
+    )
 
 
 def test_over_http_from_the_local_stack_with_no_aws_settings_in_the_environment():

@@ -165,7 +165,7 @@ def test_the_send_command_reports_an_unreachable_stack(monkeypatch, capsys):
     with LocalStack(poll_interval=None) as stopped_soon:
         url = stopped_soon.webhook_url
     assert send.main(["--example", "deleted", "--url", url]) == 2
-    assert "is `make dev` running?" in capsys.readouterr().err
+    assert "is make dev still running?" in capsys.readouterr().err
 
 
 def test_the_sample_events_tell_their_story(stack):

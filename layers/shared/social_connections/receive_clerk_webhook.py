@@ -31,6 +31,7 @@ def receive_clerk_webhook(request: HttpRequest, dependencies: Container) -> dict
     """The answer to one delivery: 413 too large, 401 unsigned, 400 signed garbage, 200 applied or ignored."""
     body = request.body
     if body is not None and len(body) > MAX_BODY_BYTES:
+        logger.warning("payload too large; rejected unread", extra={"body_bytes": len(body), "limit": MAX_BODY_BYTES})
         _count("PayloadTooLarge")
         return json_response(413, error="payload too large")
     try:

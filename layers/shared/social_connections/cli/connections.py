@@ -7,7 +7,6 @@ never the e-mail addresses or names that connection rows keep in their metadata.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -15,13 +14,19 @@ from typing import Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from social_connections.cli.aws import EXIT_CONFIGURATION, EXIT_FAILED, dynamodb_client, format_table
+from social_connections.cli.aws import (
+    EXIT_CONFIGURATION,
+    EXIT_FAILED,
+    TargetError,
+    add_target_arguments,
+    failure_reason,
+    format_table,
+    open_target,
+)
 from social_connections.clock import iso_from_millis
 from social_connections.storage import DynamoDBConnectionStore
 from social_connections.storage.items import CONNECTION_PREFIX, PROFILE_SK
 
-# The local stack names its table after the template's logical id.
-LOCAL_TABLE_NAME: Final = "ConnectionsTable"
 # The column title and the item attribute it shows, in order.
 COLUMNS: Final = (
     ("platform", "platform"),
@@ -71,30 +76,19 @@ def render(user_id: str, items: Sequence[Mapping[str, object]]) -> str:
 def add_to(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subcommands.add_parser("connections", help="a user's stored connections as a table (no e-mail or names)")
     parser.add_argument("user_id", help="the Clerk user id (user_...)")
-    parser.add_argument(
-        "--table",
-        default=os.environ.get("TABLE_NAME") or LOCAL_TABLE_NAME,
-        help=f"table name (default: $TABLE_NAME, else {LOCAL_TABLE_NAME}, the local stack's)",
-    )
-    parser.add_argument(
-        "--endpoint-url",
-        help="DynamoDB endpoint, e.g. the moto URL `make dev` prints (default: $AWS_ENDPOINT_URL, AWS)",
-    )
-    parser.add_argument("--region", help="AWS region (default: the usual AWS configuration; us-east-1 for loopback)")
+    add_target_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        client = dynamodb_client(args.endpoint_url, args.region)
-        items = DynamoDBConnectionStore(args.table, client).read_user_items(args.user_id)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        reason = f"table {args.table} not found" if code == "ResourceNotFoundException" else str(error)
-        print(f"could not read {args.user_id}: {reason}", file=sys.stderr)
+        target = open_target(args)
+        items = DynamoDBConnectionStore(target.table_name, target.client).read_user_items(args.user_id)
+    except TargetError as error:
+        print(error, file=sys.stderr)
         return EXIT_CONFIGURATION
-    except BotoCoreError as error:  # no credentials or region, endpoint unreachable
-        print(f"could not read {args.user_id}: {error}", file=sys.stderr)
+    except (ClientError, BotoCoreError) as error:  # no table, no credentials or region, endpoint unreachable
+        print(f"could not read {args.user_id}: {failure_reason(error, target.table_name)}", file=sys.stderr)
         return EXIT_CONFIGURATION
     print(render(args.user_id, items))
     return 0 if items else EXIT_FAILED

@@ -77,6 +77,16 @@ class DynamoDBConnectionStore:
         """Every stored item of a user (profile and rows, all attributes) as plain values, for inspection tools."""
         return [plain(item) for item in self._query_partition(user_id)]
 
+    def read_all_items(self, limit: int) -> list[dict[str, object]]:
+        """Up to `limit` items of the whole table as plain values: for looking at a small local table, never in a
+        request path (a Scan reads every partition)."""
+        items: list[dict[str, object]] = []
+        for page in self._client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
+            items.extend(plain(item) for item in page.get("Items", []))
+            if len(items) >= limit:
+                return items[:limit]
+        return items
+
     def _query_partition(
         self, user_id: str, *, keys_only: bool = False, connections_only: bool = False
     ) -> Iterator[Mapping[str, AttributeValueTypeDef]]:
