@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
-.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime
+.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime python313
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -124,11 +124,14 @@ reliability: $(STAMP) ## reliability suite, bigger budget (RELIABILITY_EXAMPLES=
 validate: $(SAM_STAMP) ## sam validate --lint (offline)
 	$(VENV)/bin/sam validate --lint
 
-build: $(SAM_STAMP) ## sam build with a python3.13 interpreter, plus bytecode (needs python3.13)
+# Checked before anything is installed or built: sam build refuses another interpreter than the functions' runtime.
+python313:
 	@test -n "$(PYTHON_313)" || { \
 		echo "make build needs python3.13, Lambda's runtime for these functions, and found none on PATH or under pyenv." >&2; \
 		echo "Install it (pyenv install 3.13, or your system's python3.13 package) and run make build again." >&2; \
 		echo "make dev, make test and make demo work with any Python 3.11+." >&2; exit 1; }
+
+build: python313 $(SAM_STAMP) ## sam build with a python3.13 interpreter, plus bytecode (needs python3.13)
 	PATH="$$(dirname $$(readlink -f $(PYTHON_313))):$$PATH" $(VENV)/bin/sam build
 	@# sam build leaves bytecode out and Lambda's code is read-only: without this every cold start compiles the layer.
 	$(PYTHON_313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
