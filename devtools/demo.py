@@ -214,7 +214,9 @@ def repair_story(demo: Demo) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.demo", description="A guided run on the local stack.")
+    parser = argparse.ArgumentParser(
+        prog=".venv/bin/python -m devtools.demo", description="A guided run on the local stack."
+    )
     parser.add_argument("--verbose", action="store_true", help="also print the functions' JSON logs and metrics")
     args = parser.parse_args(argv)
     out = sys.stdout

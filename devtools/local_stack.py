@@ -401,7 +401,9 @@ def busy_port_message(port: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m devtools.local_stack", description="Run the service on moto.")
+    parser = argparse.ArgumentParser(
+        prog=".venv/bin/python -m devtools.local_stack", description="Run the service on moto."
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="webhook port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--moto-port", type=int, default=0, help="moto's port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_SECONDS, help="stream poll period, s")

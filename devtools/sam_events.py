@@ -105,7 +105,7 @@ def _shown(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.sam_events",
+        prog=".venv/bin/python -m devtools.sam_events",
         description="Re-sign the API Gateway events for sam local invoke with the current time.",
     )
     parser.add_argument("names", nargs="*", help="payloads to sign, e.g. user.created (default: every user.*.json)")

@@ -110,7 +110,7 @@ def _body(args: argparse.Namespace) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.send",
+        prog=".venv/bin/python -m devtools.send",
         description="Sign a Clerk payload as Svix does and POST it to the running `make dev` (or --url).",
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -118,13 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--example",
         choices=sorted(EXAMPLES),
-        help="a built-in payload for --user with updated_at = now, so every send is a new event that gets applied",
+        help="a built-in payload for --user with updated_at = now, so every send is a new event",
     )
     source.add_argument(
         "--repeat",
         action="store_true",
-        help="send the last delivery of this command again: same svix-id, same bytes, signed anew as Svix's retries "
-        "are (a true duplicate: answered `duplicate`, nothing changes)",
+        help="send the last delivery made to the running `make dev` again: same svix-id, same bytes, signed anew as "
+        "Svix's retries are (a true duplicate: it changes nothing)",
     )
     parser.add_argument("--user", default="user_local", help="Clerk user id of the built-in examples (user_local)")
     parser.add_argument(
