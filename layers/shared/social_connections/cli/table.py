@@ -79,10 +79,12 @@ def rows(items: Sequence[Mapping[str, object]]) -> list[tuple[str, ...]]:
 
 
 def render(items: Sequence[Mapping[str, object]], table_name: str, limit: int) -> str:
-    users = {row[0] for row in rows(items)}
+    if not items:
+        return f"{table_name}: empty"
+    lines = rows(items)
     more = f" (the first {limit}; --limit shows more)" if len(items) >= limit else ""
-    title = f"{table_name}: {len(items)} items, {len(users)} users{more}"
-    return f"{title}\n{format_table(HEADER, rows(items))}" if items else f"{table_name}: empty"
+    title = f"{table_name}: {len(items)} items, {len({row[0] for row in lines})} users{more}"
+    return f"{title}\n{format_table(HEADER, lines)}"
 
 
 def add_to(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
