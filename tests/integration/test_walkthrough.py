@@ -93,7 +93,7 @@ def make_dev(shell_environment, tmp_path) -> Iterator[tuple[subprocess.Popen[str
         deadline = time.monotonic() + 120
         while not state.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert state.exists(), console.read_text(encoding="utf-8")
+        assert state.exists(), f"make dev PORT={port} did not start:\n{console.read_text(encoding='utf-8')}"
         yield process, console, port
     finally:
         if process.poll() is None:
@@ -133,6 +133,10 @@ def test_the_documented_commands_work_as_written(make_dev, shell_environment):
     assert f"port {port} on 127.0.0.1 is already in use" in busy.stderr
     assert "make dev PORT=" in busy.stderr
 
+    # The stream function removes the deleted user's rows a moment after the answer: let the poller get there.
+    deadline = time.monotonic() + 60
+    while "stream ConnectionStreamFunction" not in console.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=60)
     text = console.read_text(encoding="utf-8")
