@@ -53,13 +53,19 @@ def _joined_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return headers
 
 
-def api_event(request: Request, body: bytes) -> dict[str, Any]:
-    """The payload format 2.0 event API Gateway would build from this request."""
+def api_event(request: Request, body: bytes, route: HttpRoute | None = None) -> dict[str, Any]:
+    """The payload format 2.0 event API Gateway would build from this request, matched to `route`."""
     headers = _joined_headers(request.headers.items())
     cookie_header = headers.pop("cookie", None)
     text = _utf8(body) if _is_text(request.content_type) else None
+    route = route or HttpRoute(request.method, request.path)
     event = http_api_event(
-        body if text is None else text, headers, base64_encoded=text is None, path=request.path, method=request.method
+        body if text is None else text,
+        headers,
+        base64_encoded=text is None,
+        path=request.path,
+        method=request.method,
+        route_key=f"{route.method} {route.path}",  # the template's route, as API Gateway names it
     )
     event["rawQueryString"] = request.query_string.decode("latin-1")
     if request.args:
@@ -94,12 +100,13 @@ class HttpApiGateway:
         self._routes = dict(routes)
 
     def dispatch(self, request: Request) -> Response:
-        invoke = self._routes.get(HttpRoute(request.method, request.path))
+        route = HttpRoute(request.method, request.path)
+        invoke = self._routes.get(route)
         if invoke is None:
             return _message(404, "Not Found")
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _message(413, "Request Entity Too Large")
-        event = api_event(request, request.get_data(cache=False))
+        event = api_event(request, request.get_data(cache=False), route)
         try:
             result = invoke(event)
         except Exception:

@@ -55,8 +55,13 @@ def http_api_event(
     path: str = "/webhooks/clerk",
     method: str = "POST",
     request_id: str | None = None,
+    route_key: str | None = None,
+    stage: str = "$default",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) event as Lambda receives it."""
+    """An API Gateway HTTP API (payload format 2.0) event as Lambda receives it.
+
+    `route_key` is the route API Gateway matched (default: the method and path, as for the template's routes); a
+    named `stage` shows in the raw path (`/prod/webhooks/clerk`) but never in the route key."""
     raw = body.encode() if isinstance(body, str) else body
     if base64_encoded:
         encoded_body = base64.b64encode(raw).decode()
@@ -64,10 +69,12 @@ def http_api_event(
         encoded_body = raw.decode("utf-8", errors="surrogateescape") if isinstance(body, bytes) else body
     now = datetime.now(tz=UTC)
     request_id = request_id or secrets.token_hex(8)
+    route_key = route_key or f"{method} {path}"
+    raw_path = path if stage == "$default" else f"/{stage}{path}"
     return {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
+        "routeKey": route_key,
+        "rawPath": raw_path,
         "rawQueryString": "",
         "headers": {name.lower(): value for name, value in headers.items()},
         "requestContext": {
@@ -77,14 +84,14 @@ def http_api_event(
             "domainPrefix": "localhost",
             "http": {
                 "method": method,
-                "path": path,
+                "path": raw_path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent", "Svix-Webhooks/1.0"),
             },
             "requestId": request_id,
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
+            "routeKey": route_key,
+            "stage": stage,
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },

@@ -21,11 +21,13 @@ from social_connections.signatures import SecretConfigurationError
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-ROUTE: Final = ("POST", "/webhooks/clerk")
+ROUTE_KEY: Final = "POST /webhooks/clerk"
 
 logger = Logger()
 metrics = Metrics()
 container.current().settings.require_webhook_secret_source()  # bad settings fail the cold start, not each delivery
+if container.current().settings.plaintext_secret_ignored:
+    logger.warning("CLERK_WEBHOOK_SECRET is ignored: CLERK_WEBHOOK_SECRET_ID is set and Secrets Manager wins")
 
 
 def _failed(status: int, message: str, answer: str, **details: str) -> dict[str, object]:
@@ -38,8 +40,8 @@ def _failed(status: int, message: str, answer: str, **details: str) -> dict[str,
 @metrics.log_metrics
 def lambda_handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
     request = HttpRequest.from_event(event)
-    if (request.method, request.path) != ROUTE:
-        logger.warning("no such route", extra={"method": request.method, "path": request.path})
+    if request.route_key != ROUTE_KEY:
+        logger.warning("no such route", extra={"route_key": request.route_key})
         return json_response(404, error="not found")
     try:
         return receive_clerk_webhook(request, container.current())

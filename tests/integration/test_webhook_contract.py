@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 from social_connections import container
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
@@ -203,6 +203,46 @@ def test_secret_from_secrets_manager_when_no_direct_secret(table, invoke_webhook
 
 
 @pytest.mark.moto_only  # Secrets Manager is moto's
+def test_with_a_secret_id_set_a_plaintext_secret_is_ignored(table, invoke_webhook):
+    deployed, stray = new_secret(), new_secret()
+    arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook-both", SecretString=deployed)["ARN"]
+    body = to_body(created())
+    with configured(CLERK_WEBHOOK_SECRET=stray, CLERK_WEBHOOK_SECRET_ID=arn):
+        assert invoke_webhook(http_api_event(body, svix_headers(stray, body))).status == 401
+        assert invoke_webhook(http_api_event(body, svix_headers(deployed, body))).status == 200
+
+
+def test_the_secrets_manager_client_has_the_bounded_config_of_dynamodb(table):
+    with configured(CLERK_WEBHOOK_SECRET=None, CLERK_WEBHOOK_SECRET_ID="clerk-webhook") as built:
+        config = built.secrets.client.meta.config
+    # Config's options are set dynamically; read them by name.
+    options = {name: getattr(config, name) for name in ("connect_timeout", "read_timeout", "retries")}
+    assert options == {
+        "connect_timeout": 1,
+        "read_timeout": 2,
+        "retries": {"mode": "standard", "total_max_attempts": 3},
+    }
+
+
+def test_a_secret_read_that_times_out_is_a_counted_500_within_svix_patience(table, invoke_webhook, capsys, monkeypatch):
+    body = to_body(created())
+    with configured(CLERK_WEBHOOK_SECRET=None, CLERK_WEBHOOK_SECRET_ID="clerk-webhook") as built:
+        reads: list[str] = []
+
+        def slow(**kwargs):
+            reads.append(kwargs["SecretId"])
+            raise ReadTimeoutError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com")
+
+        monkeypatch.setattr(built.secrets.client, "get_secret_value", slow)
+        capsys.readouterr()
+        response = invoke_webhook(http_api_event(body, svix_headers(new_secret(), body)))
+    assert (response.status, response.body) == (500, {"error": "webhook receiver is misconfigured"})
+    assert reads == ["clerk-webhook"]
+    assert any(blob.get("EventsFailed") == [1.0] for blob in _metric_blobs(capsys.readouterr().out))
+    assert table_items() == []
+
+
+@pytest.mark.moto_only  # Secrets Manager is moto's
 def test_secret_without_a_value_yet_is_500(table, invoke_webhook):
     arn = boto3.client("secretsmanager").create_secret(Name="clerk-webhook-empty")["ARN"]
     parameters.clear_caches()
@@ -230,6 +270,18 @@ def test_unknown_route_is_404(table, secret, invoke_webhook):
     body = to_body(created())
     response = invoke_webhook(http_api_event(body, svix_headers(secret, body), path="/other"))
     assert response.status == 404
+    # A catch-all route ($default) added to the same API later would reach this function: still not its route.
+    response = invoke_webhook(http_api_event(body, svix_headers(secret, body), route_key="$default"))
+    assert response.status == 404
+    assert table_items() == []
+
+
+@pytest.mark.parametrize("stage", ["prod", "v1"])
+def test_a_named_stage_or_a_mapped_path_still_reaches_the_webhook(deliver, secret, invoke_webhook, stage):
+    body = to_body(created())
+    response = invoke_webhook(http_api_event(body, svix_headers(secret, body), stage=stage))
+    assert response.status == 200
+    assert response.body["outcome"] == "applied"
 
 
 def test_deleted_event_end_to_end(deliver):

@@ -39,6 +39,22 @@ def test_the_webhook_needs_a_secret_source():
     Settings.from_environment({"TABLE_NAME": "t", "CLERK_WEBHOOK_SECRET_ID": "arn"}).require_webhook_secret_source()
 
 
+def test_a_secrets_manager_id_wins_over_a_plaintext_secret_and_says_so():
+    both = Settings.from_environment(
+        {"TABLE_NAME": "t", "CLERK_WEBHOOK_SECRET": "whsec_x", "CLERK_WEBHOOK_SECRET_ID": "a"}
+    )
+    assert (both.webhook_secret, both.webhook_secret_id, both.plaintext_secret_ignored) == ("", "a", True)
+    # sam local sets CLERK_WEBHOOK_SECRET_ID to "" (events/env.json): the direct secret is then the source.
+    local = Settings.from_environment(
+        {"TABLE_NAME": "t", "CLERK_WEBHOOK_SECRET": "whsec_x", "CLERK_WEBHOOK_SECRET_ID": ""}
+    )
+    assert (local.webhook_secret, local.plaintext_secret_ignored) == ("whsec_x", False)
+    deployed = Settings.from_environment(
+        {"TABLE_NAME": "t", "CLERK_WEBHOOK_SECRET": " ", "CLERK_WEBHOOK_SECRET_ID": "a"}
+    )
+    assert deployed.plaintext_secret_ignored is False  # the template declares it empty: nothing to warn about
+
+
 @pytest.mark.parametrize(
     ("module", "environ"),
     [

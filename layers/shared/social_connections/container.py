@@ -16,11 +16,14 @@ from social_connections.settings import Settings
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG, DynamoDBConnectionStore
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from social_connections.signatures import SignatureVerifier
 
 SECRET_MAX_AGE_SECONDS: Final = 300
+# botocore's defaults (60 s timeouts, legacy retries) would outlast Svix's 15 s: a slow read must end in a counted 500.
+SECRETS_MANAGER_CLIENT_CONFIG: Final = DYNAMODB_CLIENT_CONFIG
 
 
 class Container:
@@ -42,6 +45,14 @@ class Container:
         """How to reach Clerk's Backend API (reconciliation); SettingsError names the variable that is wrong."""
         return ClerkApiSettings.from_environment()
 
+    @cached_property
+    def secrets(self) -> SecretsProvider:
+        # Imported here: only deployed functions read Secrets Manager, and the import costs cold-start time.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+        # Region and a local endpoint (AWS_ENDPOINT_URL) come from the SDK's own settings, as for DynamoDB.
+        return SecretsProvider(boto_config=SECRETS_MANAGER_CLIENT_CONFIG)
+
     def signature_verifier(self) -> SignatureVerifier:
         """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""
         return _verifier_for(self._signing_secrets())
@@ -54,12 +65,11 @@ class Container:
             return self.settings.webhook_secret
         if not self.settings.webhook_secret_id:
             raise SecretConfigurationError("neither CLERK_WEBHOOK_SECRET nor CLERK_WEBHOOK_SECRET_ID is set")
-        # Imported here: only deployed functions read Secrets Manager, and the import costs cold-start time.
-        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+        from aws_lambda_powertools.utilities.parameters import GetParameterError  # noqa: PLC0415
 
         try:
-            value = parameters.get_secret(self.settings.webhook_secret_id, max_age=SECRET_MAX_AGE_SECONDS)
-        except parameters.GetParameterError as error:
+            value = self.secrets.get(self.settings.webhook_secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        except GetParameterError as error:
             # Typically the stack's secret before the operator has set its value: a 500, which Svix retries.
             raise SecretConfigurationError("cannot read the webhook signing secret from Secrets Manager") from error
         if not isinstance(value, str):

@@ -15,22 +15,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    method: str
-    path: str
+    # The route API Gateway matched ("POST /webhooks/clerk"): unlike rawPath, it carries no stage name or
+    # custom-domain base path, so a named stage or an API mapping routes as the $default stage does.
+    route_key: str
     headers: dict[str, str]
     # The exact bytes the client sent; None when the base64 flag lies about the body.
     body: bytes | None
 
     @classmethod
     def from_event(cls, event: Mapping[str, object]) -> HttpRequest:
-        context = event.get("requestContext")
-        http = context.get("http") if isinstance(context, Mapping) else None
-        method = http.get("method") if isinstance(http, Mapping) else None
-        path = event.get("rawPath")
+        route_key = event.get("routeKey")
         headers = event.get("headers")
         return cls(
-            method=method if isinstance(method, str) else "",
-            path=path if isinstance(path, str) else "",
+            route_key=route_key if isinstance(route_key, str) else "",
             headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
             body=_raw_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))),
         )

@@ -21,9 +21,11 @@ class SettingsError(ValueError):
 class Settings:
     table_name: str
     error_threshold: int = DEFAULT_ERROR_THRESHOLD
-    # Signing secret(s) given directly (local runs, tests); else the Secrets Manager id that holds them.
+    # Signing secret(s) given directly (local runs, tests), used only while no Secrets Manager id is set.
     webhook_secret: str = ""
     webhook_secret_id: str = ""
+    # A direct secret was set next to an id and dropped: the handler warns at cold start (never with the value).
+    plaintext_secret_ignored: bool = False
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -31,11 +33,14 @@ class Settings:
         table_name = env.get("TABLE_NAME", "").strip()
         if not table_name:
             raise SettingsError("TABLE_NAME is not set")
+        secret, secret_id = env.get("CLERK_WEBHOOK_SECRET", "").strip(), env.get("CLERK_WEBHOOK_SECRET_ID", "").strip()
         return cls(
             table_name=table_name,
             error_threshold=_positive_int(env, "ERROR_THRESHOLD", DEFAULT_ERROR_THRESHOLD),
-            webhook_secret=env.get("CLERK_WEBHOOK_SECRET", "").strip(),
-            webhook_secret_id=env.get("CLERK_WEBHOOK_SECRET_ID", "").strip(),
+            # The deployed source wins: a plaintext copy left in the environment must not silently replace it.
+            webhook_secret="" if secret_id else secret,
+            webhook_secret_id=secret_id,
+            plaintext_secret_ignored=bool(secret and secret_id),
         )
 
     def require_webhook_secret_source(self) -> None:
