@@ -20,10 +20,14 @@ from devtools.clerk_payloads import to_body
 from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, RequestCounter
 from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_http, new_secret, svix_headers
 from devtools.testkit.dynamodb_local import DynamoDBLocal
+from devtools.testkit.dynamodb_rules import install_on_every_client
 from devtools.testkit.functions import install_container
 from devtools.testkit.template import create_connections_table
 
 Deliver = Callable[..., HttpResponse]
+
+# Every DynamoDB client any test creates refuses what DynamoDB would refuse and moto accepts (dynamodb_rules).
+install_on_every_client()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Refuse, in tests, DynamoDB requests the real service rejects with ValidationException but moto accepts.
 
-`request_problems` reads one call's low-level client parameters; `install` runs it before every call of a client.
+`request_problems` reads one call's low-level client parameters; `install` runs it before every call of a client;
+`install_on_every_client` installs it on every DynamoDB client the process creates (tests/conftest.py does, at import).
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.client import BaseClient
 from botocore.model import OperationModel
+from botocore.session import Session
 
 # "Reserved words in DynamoDB" (developer guide), case-insensitive: never a bare attribute name in an expression.
 _RESERVED_TEXT = """
@@ -232,3 +235,22 @@ def install(client: BaseClient) -> None:
     client.meta.events.register_last(
         "before-parameter-build.dynamodb", _refuse, unique_id="devtools.testkit.dynamodb_rules"
     )
+
+
+_create_client = Session.create_client
+
+
+def _create_checked_client(self: Session, service_name: str, *args: Any, **kwargs: Any) -> BaseClient:
+    client = _create_client(self, service_name, *args, **kwargs)
+    if service_name == "dynamodb":
+        install(client)
+    return client
+
+
+def install_on_every_client() -> None:
+    """Check every DynamoDB client created from now on, by any boto3 or botocore session (resources included).
+
+    Clients the tests, the handlers, the CLI and the local stack build alike: none can send what DynamoDB refuses.
+    """
+    # Session.create_client is where every client of every session is made; installing is idempotent per client.
+    setattr(Session, "create_client", _create_checked_client)  # noqa: B010 - mypy refuses assigning a method

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -374,3 +375,74 @@ def test_installed_check_sees_what_the_resource_layer_builds(dynamodb: Any, chec
         table.update_item(
             Key={"pk": "p", "sk": "s"}, UpdateExpression="SET status = :s", ExpressionAttributeValues={":s": "x"}
         )
+
+
+# ---- active on every client of the test suite: one crafted bad request per rule ---------------------------------
+
+CRAFTED: dict[str, tuple[str, dict[str, Any], str]] = {
+    "empty ExpressionAttributeNames": (
+        "put_item",
+        {"Item": _key("u", "P"), "ConditionExpression": "attribute_not_exists(pk)", "ExpressionAttributeNames": {}},
+        "ExpressionAttributeNames must not be empty",
+    ),
+    "unused ExpressionAttributeValues": (
+        "put_item",
+        {
+            "Item": _key("u", "P"),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": {":spare": _s("x")},
+        },
+        "unused in expressions: keys: {:spare}",
+    ),
+    "undefined name": (
+        "update_item",
+        {"Key": _key("u", "P"), "UpdateExpression": "SET #v = :v", "ExpressionAttributeValues": {":v": _s("x")}},
+        "name used in the document path is not defined: #v",
+    ),
+    "unescaped reserved word": (
+        "update_item",
+        {"Key": _key("u", "P"), "UpdateExpression": "SET status = :v", "ExpressionAttributeValues": {":v": _s("x")}},
+        "reserved keyword: status",
+    ),
+    "one item twice in a transaction": (
+        "transact_write_items",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": TABLE, "Item": _key("u", "P")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": _key("u", "P"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        },
+        "multiple operations on one item",
+    ),
+    "more than 100 transaction actions": (
+        "transact_write_items",
+        {"TransactItems": [{"Put": {"TableName": TABLE, "Item": _key("u", f"S{n}")}} for n in range(101)]},
+        "101 actions, at most 100",
+    ),
+    "more than 25 batch items": (
+        "batch_write_item",
+        {"RequestItems": {TABLE: [{"PutRequest": {"Item": _key("u", f"S{n}")}} for n in range(26)]}},
+        "Too many items requested (26, at most 25)",
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", list(CRAFTED))
+def test_every_client_the_suite_creates_refuses_each_crafted_bad_request(dynamodb: Any, rule: str) -> None:
+    """tests/conftest.py installs the check on every DynamoDB client: a fresh session's client has it unasked."""
+    method, params, message = CRAFTED[rule]
+    sent: list[str] = []
+    for client in (boto3.Session().client("dynamodb"), boto3.resource("dynamodb").meta.client):
+        client.meta.events.register_first("before-send.dynamodb", lambda request, **_: sent.append(request.url))
+        call = getattr(client, method)
+        arguments = params if method.startswith(("transact", "batch")) else {"TableName": TABLE, **params}
+        with pytest.raises(DynamoDBRequestError, match=re.escape(message)):
+            call(**arguments)
+    assert sent == [], f"{rule}: a request reached the endpoint"
+    assert dynamodb.scan(TableName=TABLE)["Count"] == 0
