@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
-.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime python313
+.PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime python313 lint-template
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ FAST_TIERS := tests/unit tests/integration tests/infrastructure
 test: lint typecheck ## ruff, mypy, unit and integration tests on moto (a few minutes)
 	$(PY) -m pytest $(FAST_TIERS) -m "not slow"
 
-test-all: test validate build slow dynamodb-local-tier ## everything CI runs: `make test`, sam validate/build, the slow tier, DynamoDB Local
+test-all: test validate lint-template build slow dynamodb-local-tier ## everything CI runs: `make test`, sam validate/build, template lint, the slow tier, DynamoDB Local
 
 unit: $(STAMP) ## unit tests only (milliseconds each, no AWS)
 	$(PY) -m pytest tests/unit -m "not slow"
@@ -124,6 +124,19 @@ reliability: $(STAMP) ## reliability suite, bigger budget (RELIABILITY_EXAMPLES=
 validate: $(SAM_STAMP) ## sam validate --lint (offline)
 	$(VENV)/bin/sam validate --lint
 
+# checkov pins its own boto3 and packaging, which clash with the dev tools: its pyproject group gets a venv of its own.
+TEMPLATE_LINT_VENV := .venv-template-lint
+$(TEMPLATE_LINT_VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON_BOOT)" || { echo "no Python 3.11+ interpreter found" >&2; exit 1; }
+	$(PYTHON_BOOT) -m venv $(TEMPLATE_LINT_VENV)
+	$(TEMPLATE_LINT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TEMPLATE_LINT_VENV)/bin/python -m pip install --quiet --group template-lint
+	@touch $@
+
+lint-template: $(TEMPLATE_LINT_VENV)/.installed ## cfn-lint and checkov on template.yaml (offline; skips reasoned in .checkov.yaml)
+	$(TEMPLATE_LINT_VENV)/bin/cfn-lint template.yaml
+	$(TEMPLATE_LINT_VENV)/bin/checkov --config-file .checkov.yaml
+
 # Checked before anything is installed or built: sam build refuses another interpreter than the functions' runtime.
 python313:
 	@test -n "$(PYTHON_313)" || { \
@@ -137,4 +150,4 @@ build: python313 $(SAM_STAMP) ## sam build with a python3.13 interpreter, plus b
 	$(PYTHON_313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove build output and caches
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .reliability
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .reliability $(TEMPLATE_LINT_VENV)

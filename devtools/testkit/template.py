@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 TEMPLATE_PATH: Final = Path(__file__).resolve().parents[2] / "template.yaml"
 TABLE_LOGICAL_ID: Final = "ConnectionsTable"
+# What CloudFormation's pseudo parameters are locally (the service name and layer are named after the stack).
+LOCAL_PSEUDO_PARAMETERS: Final = {"AWS::StackName": "clerk-social-connections-local"}
 
 
 class _IntrinsicsLoader(yaml.SafeLoader):
@@ -164,6 +166,8 @@ class References:
             (intrinsic, argument), *_ = value.items()
             if intrinsic == "Ref" and argument in self.refs:
                 return self.refs[argument]
+            if intrinsic == "Ref" and argument in LOCAL_PSEUDO_PARAMETERS:
+                return LOCAL_PSEUDO_PARAMETERS[argument]
             if intrinsic == "Fn::GetAtt" and tuple(argument) in self.attributes:
                 return self.attributes[tuple(argument)]
         raise UnresolvableReferenceError(f"no local value for {value!r}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +53,50 @@ def test_table_is_durable_and_streams_both_images():
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert table["TimeToLiveSpecification"]["Enabled"] is True
-    assert RESOURCES["ConnectionsTable"]["DeletionPolicy"] == "Retain"
+    assert table["DeletionProtectionEnabled"] is True
+    # Nothing writes a ttl attribute, and a tombstone must never expire: no TTL setting (docs/architecture.md).
+    assert "TimeToLiveSpecification" not in table
+    for logical_id in ("ConnectionsTable", "ClerkWebhookSecret"):
+        assert RESOURCES[logical_id]["DeletionPolicy"] == "Retain"
+        assert RESOURCES[logical_id]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_two_stacks_in_one_account_keep_layers_metrics_and_logs_apart():
+    stack_name = {"Ref": "AWS::StackName"}
+    assert props("SharedLayer")["LayerName"] == {"Fn::Sub": "${AWS::StackName}-shared"}
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == stack_name
+    alarm = props("SignatureRejectedAlarm")
+    assert alarm["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": stack_name}]  # Powertools' service dimension
+    assert "${AWS::StackName}" in props("WebhookAccessLogs")["LogGroupName"]["Fn::Sub"]
+
+
+def test_access_logs_go_to_a_vended_log_group_as_valid_json_even_with_quotes_in_errors():
+    assert props("WebhookAccessLogs")["LogGroupName"]["Fn::Sub"].startswith("/aws/vendedlogs/")
+    log_format = props("WebhookHttpApi")["AccessLogSettings"]["Format"]
+    assert len(log_format.encode()) <= 3 * 1024  # HTTP API's access-log format quota
+    hostile = 'Lambda said "no", then \\ and a newline\n'
+    # What API Gateway substitutes: plain values as they come, messageString already quoted and escaped.
+    values = {"$context.error.messageString": json.dumps(hostile)}
+    rendered = re.sub(r"\$context\.[A-Za-z.]+", lambda m: values.get(m.group(0), "-"), log_format)
+    assert json.loads(rendered)["error"] == hostile
+    # Any other variable inside quotes must be one that cannot hold a quote (ids, numbers, the route, times).
+    quoted = set(re.findall(r'"(\$context\.[A-Za-z.]+)"', log_format))
+    assert not {name for name in quoted if "error" in name.lower() or "message" in name.lower()}
+
+
+def test_the_webhook_has_a_concurrency_ceiling_and_an_alarm_on_forged_requests():
+    function = props("ClerkWebhookFunction")
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReservesWebhookConcurrency", {"Ref": "WebhookReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    parameters = load_template()["Parameters"]
+    assert parameters["WebhookReservedConcurrency"]["Default"] >= 1
+    alarm = props("SignatureRejectedAlarm")
+    assert alarm["MetricName"] == "SignatureRejected"
+    assert alarm["Threshold"] == {"Ref": "SignatureRejectedAlarmThreshold"}
+    assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_webhook_route_is_throttled_logged_and_has_no_cors():
@@ -89,8 +134,9 @@ def test_signing_secret_is_created_empty_and_readable_only_by_the_webhook():
     assert "SecretString" not in secret and "GenerateSecretString" not in secret
     webhook_env = props("ClerkWebhookFunction")["Environment"]["Variables"]
     assert webhook_env == {"CLERK_WEBHOOK_SECRET_ID": {"Ref": "ClerkWebhookSecret"}, "CLERK_WEBHOOK_SECRET": ""}
-    stream_statements = props("ConnectionStreamFunction")["Policies"][0]["Statement"]
-    assert not any("secretsmanager" in action for s in stream_statements for action in s["Action"])
+    stream_policies = props("ConnectionStreamFunctionRole")["Policies"]
+    stream_statements = [s for policy in stream_policies for s in policy["PolicyDocument"]["Statement"]]
+    assert stream_statements and not any("secretsmanager" in a for s in stream_statements for a in s["Action"])
 
 
 @pytest.mark.slow
@@ -119,7 +165,8 @@ def test_reconcile_function_runs_on_a_schedule_with_its_own_secret_and_least_pri
     assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "ReconcileScheduleExpression"}
     assert schedule["Properties"]["State"] == {"Ref": "ReconcileScheduleState"}
     assert "ReconcileMode" in str(schedule["Properties"]["Input"])
-    statements = function["Policies"][0]["Statement"]
+    assert function["Role"] == {"Fn::GetAtt": ["ReconcileFunctionRole", "Arn"]}
+    statements = props("ReconcileFunctionRole")["Policies"][0]["PolicyDocument"]["Statement"]
     table_actions = {action for statement in statements[:1] for action in statement["Action"]}
     assert table_actions == {
         "dynamodb:BatchGetItem",
@@ -145,3 +192,18 @@ def test_the_reconcile_run_record_matches_no_stream_filter():
     for pattern in patterns:
         keys = str(pattern["Pattern"])
         assert '"PROFILE"' in keys or '"CONNECTION#"' in keys  # the run record's sk is RUN, its pk SYNC#reconcile
+
+
+def test_checkov_skips_are_few_pinned_and_each_has_its_reason():
+    root = Path(TEMPLATE_PATH).parent
+    config_lines = (root / ".checkov.yaml").read_text(encoding="utf-8").splitlines()
+    start = config_lines.index("skip-check:")
+    skipped = [line.strip().removeprefix("- ") for line in config_lines[start + 1 :] if line.strip().startswith("- ")]
+    assert 0 < len(skipped) <= 10
+    for index, line in enumerate(config_lines[start + 1 :], start + 1):
+        if line.strip().startswith("- ") and not config_lines[index - 1].strip().startswith("- "):
+            assert config_lines[index - 1].strip().startswith("#"), f"{line.strip()} has no reason above it"
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    tools = pyproject["dependency-groups"]["template-lint"]
+    assert {tool.split("==")[0] for tool in tools} == {"checkov", "cfn-lint"}
+    assert all("==" in tool for tool in tools)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import boto3
@@ -49,7 +48,9 @@ def create_user(deliver, user_id: str, connections: int) -> None:
 
 
 @pytest.mark.parametrize("connections", [0, 1, 30])
-def test_deletion_removes_every_connection_with_one_query_and_batched_deletes(deliver, run_stream, calls, connections):
+def test_deletion_removes_every_connection_with_one_query_and_conditional_deletes(
+    deliver, run_stream, calls, connections
+):
     create_user(deliver, USER, connections)
     create_user(deliver, "user_bystander", 2)
     run_stream()
@@ -58,8 +59,8 @@ def test_deletion_removes_every_connection_with_one_query_and_batched_deletes(de
     responses = run_stream()  # the tombstone, then the REMOVE records of the cleanup itself
     assert responses and all(response == {"batchItemFailures": []} for response in responses)
     assert calls.calls["Query"] == 1
-    assert calls.calls["BatchWriteItem"] == math.ceil(connections / 25)
-    assert set(calls.calls) <= {"Query", "BatchWriteItem"}
+    assert calls.calls["DeleteItem"] == connections  # the design's budget: 1 query + k conditional deletes
+    assert set(calls.calls) <= {"Query", "DeleteItem"}
     rows = user_rows(USER)
     assert list(rows) == ["PROFILE"]
     assert set(rows["PROFILE"]) == {"pk", "sk", "userId", "profileStatus", "deletedAt"}  # no PII left
@@ -200,29 +201,25 @@ def test_filter_criteria_select_actionable_records_and_none_of_the_functions_own
     assert selected(stream.read()) == []  # the batch deletes are REMOVE records
 
 
-def test_unprocessed_batch_items_are_retried_and_the_removed_count_is_a_metric(
-    deliver, run_stream, calls, monkeypatch, capsys
+def test_a_row_removed_concurrently_is_not_counted_and_the_removed_count_is_a_metric(
+    deliver, run_stream, monkeypatch, capsys
 ):
     create_user(deliver, USER, 3)
     run_stream()
     deliver(deleted_event(USER))
     client = container.current().dynamodb
-    real_batch_write = client.batch_write_item
-    throttled_once: list[bool] = []
+    real_delete = client.delete_item
+    raced: list[bool] = []
 
-    def throttle_first(**kwargs: Any) -> Any:
-        if not throttled_once:
-            throttled_once.append(True)
-            requests = kwargs["RequestItems"]
-            table = next(iter(requests))
-            real_batch_write(RequestItems={table: requests[table][:1]})
-            return {"UnprocessedItems": {table: requests[table][1:]}}
-        return real_batch_write(**kwargs)
+    def another_cleanup_first(**kwargs: Any) -> Any:
+        if not raced:  # a concurrent invocation deletes the first row between our query and our delete
+            raced.append(True)
+            real_delete(TableName=kwargs["TableName"], Key=kwargs["Key"])
+        return real_delete(**kwargs)
 
-    monkeypatch.setattr(client, "batch_write_item", throttle_first)
+    monkeypatch.setattr(client, "delete_item", another_cleanup_first)
     capsys.readouterr()
     run_stream()
     assert list(user_rows(USER)) == ["PROFILE"]
-    assert calls.calls["BatchWriteItem"] == 2
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any(blob.get("ConnectionsRemoved") == [3.0] for blob in metrics)
+    assert any(blob.get("ConnectionsRemoved") == [2.0] for blob in metrics)

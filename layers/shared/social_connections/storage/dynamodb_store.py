@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Final
 
 import boto3
 from botocore.config import Config
@@ -36,10 +35,8 @@ from social_connections.storage.snapshot_writer import SnapshotWriter, UpdatePar
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, WriteRequestTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
 
-BATCH_WRITE_LIMIT: Final = 25
-UNPROCESSED_RETRY_LIMIT: Final = 8
 # Svix gives up on a delivery after 15 s: 3 attempts of at most 1 s connect + 2 s read, plus standard-mode backoff,
 # keep one call within about 12 s (tests/reliability computes it), and the webhook's timeout (12 s) bounds the rest.
 DYNAMODB_CLIENT_CONFIG: Final = Config(
@@ -190,14 +187,24 @@ class DynamoDBConnectionStore:
         )
 
     def delete_connections(self, user_id: str) -> int:
-        """Delete every connection row of a user: one key-only query, then batches of 25 deletes."""
-        keys = [
-            {"pk": item["pk"], "sk": item["sk"]}
-            for item in self._query_partition(user_id, keys_only=True, connections_only=True)
-        ]
-        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_LIMIT]])
-        return len(keys)
+        """Delete every connection row of a user: one key-only query, then one conditional delete per row.
+
+        DeleteItem rather than BatchWriteItem: the stream role then holds no action that can put whole rows, and a
+        user has a handful of rows: k deletes use the write units k batch items would (docs/architecture.md).
+        """
+        keys = list(self._query_partition(user_id, keys_only=True, connections_only=True))
+        return sum(self._delete_connection_row(key) for key in keys)
+
+    def _delete_connection_row(self, key: Mapping[str, AttributeValueTypeDef]) -> bool:
+        # Only a connection row that still exists: a row a concurrent cleanup removed is not counted twice.
+        return applied(
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": key["pk"], "sk": key["sk"]},
+                ConditionExpression="attribute_exists(pk) AND begins_with(sk, :connection)",
+                ExpressionAttributeValues={":connection": s(CONNECTION_PREFIX)},
+            )
+        )
 
     # ---- reconciliation: bulk reads and its run record (storage/reconcile_table.py) -------------------------------
 
@@ -215,18 +222,6 @@ class DynamoDBConnectionStore:
 
     def finish_reconcile_run(self, mode: str, started_at: int) -> None:
         self._reconcile.finish_run(mode, started_at)
-
-    def _batch_write(self, requests: list[WriteRequestTypeDef]) -> None:
-        pending: Mapping[str, Sequence[WriteRequestTypeDef]] = {self._table: requests}
-        for attempt in range(UNPROCESSED_RETRY_LIMIT):
-            response = self._client.batch_write_item(RequestItems=pending)
-            unprocessed = response.get("UnprocessedItems") or {}
-            if not unprocessed:
-                return
-            # The response's "output" shape is the same data as the request's "input" shape.
-            pending = cast("Mapping[str, Sequence[WriteRequestTypeDef]]", unprocessed)
-            time.sleep(min(0.05 * 2**attempt, 1.0))  # back off: unprocessed items mean throttling
-        raise RuntimeError(f"batch delete left unprocessed items after {UNPROCESSED_RETRY_LIMIT} attempts")
 
     def _conditional_update(self, user_id: str, key: ConnectionKey, update: UpdateParts) -> bool:
         return applied(
