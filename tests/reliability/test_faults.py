@@ -27,7 +27,6 @@ from social_connections import container
 from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG
-from social_connections.storage import dynamodb_store as store_module
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
@@ -142,7 +141,7 @@ class FaultInjector:
 
 
 class _RecordingClock:
-    """The `time` module as botocore's endpoint and the repository see it: sleeps are recorded, not slept."""
+    """The `time` module as botocore's endpoint sees it: sleeps are recorded, not slept."""
 
     def __init__(self, sleeps: list[float]) -> None:
         self._sleeps = sleeps
@@ -180,7 +179,6 @@ def lab(table: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> FaultLab:
     moto = botocore_stubber.process_request
     monkeypatch.setattr(botocore_stubber, "process_request", lambda request: lab.injector.answer(moto, request))
     monkeypatch.setattr(botocore.endpoint, "time", _RecordingClock(lab.sleeps))
-    monkeypatch.setattr(store_module, "time", _RecordingClock(lab.sleeps))
     lab.fresh()
     return lab
 
@@ -425,11 +423,12 @@ def stream_reader() -> StreamReader:
 
 def test_a_fault_at_any_call_of_a_cleanup_is_retried_by_the_event_source(lab):
     deleted = to_body(deleted_event(USER))
-    for call, kind in [(call, kind) for call in range(2) for kind in ALL_KINDS if kind != TRANSACTION_THROTTLED]:
+    calls = 1 + len(THREE)  # the cleanup's query, then one conditional delete per connection row
+    for call, kind in [(call, kind) for call in range(calls) for kind in ALL_KINDS if kind != TRANSACTION_THROTTLED]:
         lab.fresh()
         assert lab.deliver(CREATED, new_message_id()).status == 200
         assert lab.deliver(deleted, new_message_id()).status == 200
-        lab.injector.arm(Fault(kind, call=call))  # the cleanup's query, then its batch delete
+        lab.injector.arm(Fault(kind, call=call))
         shard = run_shard(stream_reader().read(), stream_handler)
         count("faults.runs")
         assert lab.injector.injected
