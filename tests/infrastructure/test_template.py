@@ -42,7 +42,10 @@ def test_functions_run_python313_on_arm64_with_the_shared_layer():
     assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
     layer = RESOURCES["SharedLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/shared/"
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # Makefile builds, so that plain `sam build` ships bytecode (test_plain_sam_build_ships_bytecode_for_every_module).
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    for name in ("ClerkWebhookFunction", "ConnectionStreamFunction", "ReconcileFunction"):
+        assert RESOURCES[name]["Metadata"] == {"BuildMethod": "makefile"}
     assert (Path(TEMPLATE_PATH).parent / "layers/shared/social_connections/__init__.py").exists()
 
 
@@ -207,3 +210,35 @@ def test_checkov_skips_are_few_pinned_and_each_has_its_reason():
     tools = pyproject["dependency-groups"]["template-lint"]
     assert {tool.split("==")[0] for tool in tools} == {"checkov", "cfn-lint"}
     assert all("==" in tool for tool in tools)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("sam", path=os.path.dirname(sys.executable)), reason="aws-sam-cli not installed")
+@pytest.mark.skipif(not shutil.which("python3.13"), reason="sam build needs python3.13 on PATH")
+def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
+    """Lambda's code directory is read-only: a module without its .pyc is compiled again at every cold start."""
+    sam = shutil.which("sam", path=os.path.dirname(sys.executable))
+    assert sam
+    build_dir = tmp_path / "build"
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sam, "build", "--template-file", str(TEMPLATE_PATH), "--build-dir", str(build_dir)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    artifacts = {"SharedLayer": "python/social_connections/clerk_events.py", "ClerkWebhookFunction": "app.py"}
+    artifacts |= {"ConnectionStreamFunction": "app.py", "ReconcileFunction": "app.py"}
+    for name, expected in artifacts.items():
+        sources = sorted((build_dir / name).rglob("*.py"))
+        assert build_dir / name / expected in sources
+        missing = [str(py) for py in sources if not _cached(py).is_file()]
+        assert not missing, f"{name}: {len(missing)} of {len(sources)} modules without bytecode, e.g. {missing[:3]}"
+
+
+def _cached(source: Path) -> Path:
+    """Where python3.13 (Lambda's runtime) looks for a module's bytecode, whatever interpreter runs the test."""
+    return source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
