@@ -13,6 +13,7 @@ from social_connections.model import (
     ConnectionKey,
     ConnectionStatus,
     ProfileStatus,
+    ProfileWrite,
     ReconcileState,
     StoredConnection,
     StoredProfile,
@@ -26,27 +27,48 @@ class MemoryConnectionStore:
     profiles: dict[str, StoredProfile] = field(default_factory=dict)
     rows: dict[str, dict[ConnectionKey, StoredConnection]] = field(default_factory=dict)
     last_errors: dict[tuple[str, ConnectionKey], str] = field(default_factory=dict)
+    # The profile's snapshotDigest attribute, kept apart so that StoredProfile compares as the table reads it.
+    digests: dict[str, str] = field(default_factory=dict)
     snapshot_writes: int = 0
+    reads: int = 0
+    # Calls of the store's round-trip methods (reads, snapshot writes, failed ones included), for tests of B3.
+    round_trips: int = 0
     before_write: Callable[[MemoryConnectionStore], None] | None = None
     reconcile_state: ReconcileState = field(default_factory=ReconcileState)
     # Bulk reads as DynamoDB would count them: one per 100 profiles asked for.
     batch_reads: int = 0
 
     def read_user(self, user_id: str) -> StoredUser:
+        self.reads += 1
+        self.round_trips += 1
         return StoredUser(profile=self.profiles.get(user_id), connections=dict(self.rows.get(user_id, {})))
 
     def write_snapshot(
-        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+        self,
+        user_id: str,
+        plan: SyncPlan,
+        *,
+        version: int,
+        expected: StoredProfile | None,
+        synced_at: str,
+        digest: str | None = None,
     ) -> None:
         if self.before_write is not None:
             self.before_write(self)
+        self.round_trips += 1
         profile = self.profiles.get(user_id)
         rows = self.rows.setdefault(user_id, {})
         locked = profile == expected and (profile is None or profile.status is ProfileStatus.ACTIVE)
+        if not locked:
+            raise ConcurrentModificationError(user_id, found=profile)
         rows_as_read = all((upsert.desired.key in rows) != upsert.is_new for upsert in plan.upserts)
-        if not (locked and rows_as_read and all(key in rows for key in plan.disconnects)):
+        if not (rows_as_read and all(key in rows for key in plan.disconnects)):
             raise ConcurrentModificationError(user_id)
         self.snapshot_writes += 1
+        if digest is None:
+            self.digests.pop(user_id, None)
+        else:
+            self.digests[user_id] = digest
         for upsert in plan.upserts:
             old = rows.get(upsert.desired.key)
             status = upsert.set_status or (old.status if old else upsert.desired.status)
@@ -59,10 +81,27 @@ class MemoryConnectionStore:
                 self.record_publish_failure(user_id, failure.key, failure.reason)
         self.profiles[user_id] = StoredProfile(user_id, ProfileStatus.ACTIVE, version)
 
+    def write_if_unchanged(self, user_id: str, *, version: int, digest: str) -> ProfileWrite:
+        if self.before_write is not None:
+            self.before_write(self)
+        self.round_trips += 1
+        profile = self.profiles.get(user_id)
+        if (
+            profile is None
+            or profile.status is not ProfileStatus.ACTIVE
+            or profile.version is None
+            or profile.version >= version
+            or self.digests.get(user_id) != digest
+        ):
+            return ProfileWrite(applied=False, found=profile)
+        self.profiles[user_id] = replace(profile, version=version)
+        return ProfileWrite(applied=True)
+
     def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
         profile = self.profiles.get(user_id)
         if profile is not None and profile.status is ProfileStatus.DELETED:
             return False
+        self.digests.pop(user_id, None)
         self.profiles[user_id] = StoredProfile(user_id, ProfileStatus.DELETED, None)
         return True
 

@@ -139,7 +139,7 @@ def test_older_snapshot_never_overwrites_newer(deliver):
     assert user_rows(USER)["PROFILE"]["version"] == Decimal(T0 + 100)
 
 
-def test_duplicate_delivery_changes_nothing_and_costs_no_write(deliver, calls):
+def test_duplicate_delivery_changes_nothing_and_costs_one_refused_write(deliver, calls):
     payload = snapshot(T0, x_account(), ig_account(), event_type="user.created")
     deliver(payload, message_id="msg_same")
     before = table_items()
@@ -148,11 +148,37 @@ def test_duplicate_delivery_changes_nothing_and_costs_no_write(deliver, calls):
     assert response.status == 200
     assert response.body["outcome"] == "duplicate"
     assert table_items() == before
-    assert calls.writes <= 1
-    assert calls.total <= 2
+    # The new-user transaction is refused and returns the profile, whose version tells the duplicate: no read.
+    assert calls.order == ["TransactWriteItems"]
 
 
-def test_unchanged_user_updated_costs_one_write_and_two_round_trips(deliver, calls):
+def test_new_users_created_is_one_transaction_and_no_read(deliver, calls):
+    response = deliver(snapshot(T0, x_account(), ig_account(), tt_account(), event_type="user.created"))
+    assert response.body["upserted"] == 3
+    assert calls.order == ["TransactWriteItems"]
+    assert len(statuses()) == 3
+
+
+def test_created_for_a_stored_user_falls_back_to_read_and_plan(deliver, calls):
+    deliver(snapshot(T0, x_account(), ig_account()))
+    calls.reset()
+    response = deliver(snapshot(T0 + 5, x_account(), event_type="user.created"))
+    assert (response.body["outcome"], response.body["disconnected"]) == ("applied", 1)
+    assert calls.order == ["TransactWriteItems", "Query", "TransactWriteItems"]
+    assert statuses() == {X: "connected", IG: "disconnected"}
+
+
+def test_duplicate_user_updated_is_told_from_the_refused_update(deliver, calls):
+    deliver(snapshot(T0, x_account(), event_type="user.created"))
+    deliver(snapshot(T0 + 5, x_account()))
+    calls.reset()
+    assert deliver(snapshot(T0 + 5, x_account())).body["outcome"] == "duplicate"
+    assert deliver(snapshot(T0 + 1, x_account())).body["outcome"] == "stale"
+    assert calls.order == ["UpdateItem", "UpdateItem"]
+    assert user_rows(USER)["PROFILE"]["version"] == Decimal(T0 + 5)
+
+
+def test_unchanged_user_updated_is_one_conditional_update(deliver, calls):
     deliver(snapshot(T0, x_account(), ig_account(), tt_account(), event_type="user.created"))
     calls.reset()
     response = deliver(snapshot(T0 + 5, x_account(), ig_account(), tt_account()))
@@ -163,16 +189,18 @@ def test_unchanged_user_updated_costs_one_write_and_two_round_trips(deliver, cal
         "upserted": 0,
         "disconnected": 0,
     }
-    assert calls.order == ["Query", "UpdateItem"]
+    assert calls.order == ["UpdateItem"]
     assert calls.writes == 1
     assert user_rows(USER)["PROFILE"]["version"] == Decimal(T0 + 5)
 
 
-def test_changed_user_updated_is_one_transaction(deliver, calls):
+def test_changed_user_updated_falls_back_to_one_transaction(deliver, calls):
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     calls.reset()
     deliver(snapshot(T0 + 5, x_account(), ig_account(), tt_account()))
-    assert calls.order == ["Query", "TransactWriteItems"]
+    # The guess (connections unchanged) is refused, then read-and-plan writes the change.
+    assert calls.order == ["UpdateItem", "Query", "TransactWriteItems"]
+    assert len(user_rows(USER)["PROFILE"]["snapshotDigest"]) == 32
 
 
 def test_deletion_tombstones_and_wins_over_late_events(deliver):

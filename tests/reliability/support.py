@@ -121,7 +121,8 @@ _ISO_MILLIS = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 PLATFORMS = frozenset({"twitter", "instagram", "tiktok"})
 CONNECTION_STATUSES = frozenset({"connected", "disconnected", "expired", "error"})
 TOMBSTONE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "deletedAt"})
-PROFILE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "version"})
+PROFILE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "version", "snapshotDigest"})
+_DIGEST = re.compile(r"[0-9a-f]{32}")
 CONNECTION_ATTRIBUTES = frozenset(
     {
         "pk",
@@ -189,6 +190,9 @@ def _profile_problems(item: Mapping[str, Any]) -> list[str]:
     problems = [f"profile carries {sorted(set(item) - PROFILE_ATTRIBUTES)}"] if set(item) - PROFILE_ATTRIBUTES else []
     if not _is_count(item.get("version")):
         problems.append("profile version is not an integer")
+    digest = item.get("snapshotDigest")
+    if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+        problems.append("profile snapshotDigest is not 32 hex digits")
     return problems
 
 

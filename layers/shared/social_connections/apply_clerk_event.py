@@ -1,5 +1,8 @@
 """Apply one Clerk user event to the store: read, plan with the pure rules, write under the profile lock.
 
+The common events first try one conditional write that assumes what they usually find (a new user's user.created: no
+profile; a user.updated: connections unchanged since the last snapshot); when its condition fails, read and plan.
+
 The webhook applies verified deliveries through it; anything else that learns of a user snapshot (reconciliation)
 goes through the same functions, so every path orders by `updated_at` and lets a deletion win.
 """
@@ -13,8 +16,8 @@ from typing import Final
 from social_connections.clerk_events import ClerkUser, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
 from social_connections.clock import now_iso
 from social_connections.connection_store import ConnectionStore
-from social_connections.model import ConcurrentModificationError, ProfileStatus
-from social_connections.snapshot_plan import desired_state, plan_sync
+from social_connections.model import ConcurrentModificationError, ProfileStatus, StoredProfile
+from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync, state_digest
 
 # Each retry follows a concurrent writer that committed first, so a handful always suffices in practice.
 MAX_LOCK_ATTEMPTS: Final = 8
@@ -45,6 +48,17 @@ class SyncResult:
         return self.outcome in {Outcome.APPLIED, Outcome.DELETED}
 
 
+class FirstTry(StrEnum):
+    """The one-round-trip guess a snapshot tries before read-and-plan (docs/performance.md, B3)."""
+
+    READ = "read"  # no guess: read, then plan and write
+    NEW_USER = "new_user"  # no profile yet: one transaction that creates it and its rows
+    UNCHANGED = "unchanged"  # same connections as the stored snapshot digest: move only the version
+
+
+FIRST_TRY_BY_TYPE: Final = {"user.created": FirstTry.NEW_USER, "user.updated": FirstTry.UNCHANGED}
+
+
 class ConcurrencyExhaustedError(Exception):
     """The user kept changing under us; the webhook answers 5xx and Svix redelivers."""
 
@@ -56,24 +70,29 @@ def apply_clerk_event(
     if isinstance(event, UserDeletedEvent):
         return apply_deletion(store, event.data.id)
     if isinstance(event, UserSnapshotEvent):
-        return apply_snapshot(store, event.data)
+        return apply_snapshot(store, event.data, FIRST_TRY_BY_TYPE.get(event.type, FirstTry.READ))
     return SyncResult(Outcome.IGNORED, user_id="")
 
 
-def apply_snapshot(store: ConnectionStore, user: ClerkUser) -> SyncResult:
+def apply_snapshot(store: ConnectionStore, user: ClerkUser, first_try: FirstTry = FirstTry.READ) -> SyncResult:
     """Make the user's rows match a user.created/user.updated snapshot, unless a newer one or a deletion is stored."""
     desired = desired_state(user)
+    digest = state_digest(desired)
+    guessed = _try_one_write(store, user, desired, digest, first_try)
+    if isinstance(guessed, SyncResult):
+        return guessed
+    if guessed is not None and (settled := _settled(guessed, user)) is not None:
+        return settled
     for _ in range(MAX_LOCK_ATTEMPTS):
         stored = store.read_user(user.id)
         profile = stored.profile
-        if profile is not None and profile.status is ProfileStatus.DELETED:
-            return SyncResult(Outcome.USER_DELETED, user.id)
-        if profile is not None and profile.version is not None and profile.version >= user.updated_at:
-            outcome = Outcome.DUPLICATE if profile.version == user.updated_at else Outcome.STALE
-            return SyncResult(outcome, user.id)
+        if profile is not None and (settled := _settled(profile, user)) is not None:
+            return settled
         plan = plan_sync(desired, stored.connections)
         try:
-            store.write_snapshot(user.id, plan, version=user.updated_at, expected=profile, synced_at=now_iso())
+            store.write_snapshot(
+                user.id, plan, version=user.updated_at, expected=profile, synced_at=now_iso(), digest=digest
+            )
         except ConcurrentModificationError:
             continue
         return SyncResult(
@@ -85,6 +104,36 @@ def apply_snapshot(store: ConnectionStore, user: ClerkUser) -> SyncResult:
             malformed_accounts=len(desired.malformed),
         )
     raise ConcurrencyExhaustedError(user.id)
+
+
+def _try_one_write(
+    store: ConnectionStore, user: ClerkUser, desired: DesiredState, digest: str | None, first_try: FirstTry
+) -> SyncResult | StoredProfile | None:
+    """The guessed write: its result when the guess held, else the profile it found (None: unknown, read it)."""
+    if first_try is FirstTry.NEW_USER:
+        plan = plan_sync(desired, {})
+        try:
+            store.write_snapshot(
+                user.id, plan, version=user.updated_at, expected=None, synced_at=now_iso(), digest=digest
+            )
+        except ConcurrentModificationError as refused:
+            return refused.found
+        malformed = len(desired.malformed)
+        return SyncResult(Outcome.APPLIED, user.id, upserted=len(plan.upserts), malformed_accounts=malformed)
+    if first_try is FirstTry.UNCHANGED and digest is not None:
+        moved = store.write_if_unchanged(user.id, version=user.updated_at, digest=digest)
+        return SyncResult(Outcome.APPLIED, user.id) if moved.applied else moved.found
+    return None
+
+
+def _settled(profile: StoredProfile, user: ClerkUser) -> SyncResult | None:
+    """The answer when the stored profile alone decides: a tombstone, or a version as new as this snapshot."""
+    if profile.status is ProfileStatus.DELETED:
+        return SyncResult(Outcome.USER_DELETED, user.id)
+    if profile.version is not None and profile.version >= user.updated_at:
+        outcome = Outcome.DUPLICATE if profile.version == user.updated_at else Outcome.STALE
+        return SyncResult(outcome, user.id)
+    return None
 
 
 def apply_deletion(store: ConnectionStore, user_id: str) -> SyncResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from social_connections.model import ConnectionKey, ReconcileState, StoredProfile, StoredUser, SyncPlan
+from social_connections.model import ConnectionKey, ProfileWrite, ReconcileState, StoredProfile, StoredUser, SyncPlan
 
 
 class ConnectionStore(Protocol):
@@ -18,9 +18,23 @@ class ConnectionStore(Protocol):
         ...
 
     def write_snapshot(
-        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+        self,
+        user_id: str,
+        plan: SyncPlan,
+        *,
+        version: int,
+        expected: StoredProfile | None,
+        synced_at: str,
+        digest: str | None = None,
     ) -> None:
-        """Write the plan and move the profile to `version`; ConcurrentModificationError if the profile moved."""
+        """Write the plan and move the profile to `version` and `digest` (None: none known).
+
+        ConcurrentModificationError if the profile or a row is not as expected; it carries the profile found, if known.
+        """
+        ...
+
+    def write_if_unchanged(self, user_id: str, *, version: int, digest: str) -> ProfileWrite:
+        """Move an active profile older than `version` that carries `digest` to `version`, writing no row."""
         ...
 
     def mark_deleted(self, user_id: str, deleted_at: str) -> bool:

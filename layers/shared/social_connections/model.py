@@ -26,6 +26,11 @@ class ProfileStatus(StrEnum):
 class ConcurrentModificationError(Exception):
     """The user's profile changed between our read and our write; read again and re-plan."""
 
+    def __init__(self, user_id: str, found: StoredProfile | None = None) -> None:
+        super().__init__(user_id)
+        # The profile the failed condition saw, when the store returned it: spares a read to tell a duplicate.
+        self.found = found
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionKey:
@@ -65,6 +70,14 @@ class StoredProfile:
     user_id: str
     status: ProfileStatus
     version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileWrite:
+    """A conditional profile write: applied, or not and the profile found instead (None: none, or not returned)."""
+
+    applied: bool
+    found: StoredProfile | None = None
 
 
 @dataclass(frozen=True, slots=True)

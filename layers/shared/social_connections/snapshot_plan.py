@@ -5,8 +5,10 @@ No I/O here: `apply_clerk_event` reads the stored state through a store, plans w
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Final
 
 from social_connections.clerk_events import (
@@ -66,6 +68,21 @@ def desired_state(user: ClerkUser) -> DesiredState:
         key = ConnectionKey(platform, account.account_id)
         connections[key] = DesiredConnection(key=key, status=status, details=_details(account))
     return DesiredState(connections=connections, malformed=malformed)
+
+
+def state_digest(desired: DesiredState) -> str | None:
+    """A fingerprint of the connections a snapshot asks for; None when it has malformed entries.
+
+    Rows written from a snapshot match it until a snapshot with another digest comes, so an equal digest means the
+    snapshot needs no row write. Malformed entries record a failure per event (and keep their rows), so they get none.
+    """
+    if desired.malformed:
+        return None
+    state = sorted(
+        (key.platform.value, key.external_account_id, wanted.status.value, *astuple(wanted.details))
+        for key, wanted in desired.connections.items()
+    )
+    return hashlib.blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
 
 
 def plan_sync(desired: DesiredState, stored: Mapping[ConnectionKey, StoredConnection]) -> SyncPlan:

@@ -13,6 +13,7 @@ from social_connections.model import (
     ConnectionKey,
     ConnectionStatus,
     ProfileStatus,
+    ProfileWrite,
     ReconcileState,
     StoredProfile,
     StoredUser,
@@ -32,6 +33,7 @@ from social_connections.storage.items import (
 )
 from social_connections.storage.reconcile_table import ReconcileTable
 from social_connections.storage.snapshot_writer import SnapshotWriter, UpdateParts, failure_update
+from social_connections.storage.unchanged_snapshot import write_if_unchanged
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -109,9 +111,19 @@ class DynamoDBConnectionStore:
     # ---- the webhook's writes ------------------------------------------------------------------------------------
 
     def write_snapshot(
-        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+        self,
+        user_id: str,
+        plan: SyncPlan,
+        *,
+        version: int,
+        expected: StoredProfile | None,
+        synced_at: str,
+        digest: str | None = None,
     ) -> None:
-        self._snapshots.write(user_id, plan, version=version, expected=expected, synced_at=synced_at)
+        self._snapshots.write(user_id, plan, version=version, expected=expected, synced_at=synced_at, digest=digest)
+
+    def write_if_unchanged(self, user_id: str, *, version: int, digest: str) -> ProfileWrite:
+        return write_if_unchanged(self._client, self._table, user_id, version=version, digest=digest)
 
     def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
         """Turn the profile into a tombstone (no PII). False when it already was one: a duplicate delete."""

@@ -1,7 +1,7 @@
 """The item contract of the table: keys, attribute encoding, and reading items and stream images back.
 
 Item shapes (the data contract, see docs/architecture.md):
-- profile    pk=USER#<userId> sk=PROFILE                                  userId, profileStatus, version, deletedAt
+- profile    pk=USER#<userId> sk=PROFILE               userId, profileStatus, version, snapshotDigest, deletedAt
 - connection pk=USER#<userId> sk=CONNECTION#<platform>#<externalAccountId> userId, platform, connectionStatus, ...
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -104,6 +104,13 @@ def profile_from(item: Mapping[str, object], user_id: str) -> StoredProfile:
         status=ProfileStatus(str(item.get("profileStatus", ProfileStatus.ACTIVE))),
         version=_int(version) if version is not None else None,
     )
+
+
+def profile_found(item: object, user_id: str) -> StoredProfile | None:
+    """The profile a failed condition returned (ReturnValuesOnConditionCheckFailure=ALL_OLD); None without one."""
+    if not isinstance(item, Mapping) or not item:
+        return None
+    return profile_from(plain(cast("Mapping[str, AttributeValueTypeDef]", item)), user_id)
 
 
 def connection_from(item: Mapping[str, object]) -> StoredConnection | None:

@@ -22,11 +22,11 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.storage.items import (
-    applied,
     connection_item_key,
     error_code,
     metadata_attribute,
     n,
+    profile_found,
     profile_key,
     s,
     value,
@@ -67,9 +67,16 @@ class SnapshotWriter:
         self._client = client
 
     def write(
-        self, user_id: str, plan: SyncPlan, *, version: int, expected: StoredProfile | None, synced_at: str
+        self,
+        user_id: str,
+        plan: SyncPlan,
+        *,
+        version: int,
+        expected: StoredProfile | None,
+        synced_at: str,
+        digest: str | None = None,
     ) -> None:
-        """Write a plan and move the profile to `version`, all or nothing per transaction."""
+        """Write a plan and move the profile to `version` and `digest`, all or nothing per transaction."""
         changed_at = iso_from_millis(version)
         rows: list[TransactWriteItemTypeDef] = [
             {"Update": self._upsert(user_id, upsert, version, changed_at, synced_at)} for upsert in plan.upserts
@@ -81,11 +88,16 @@ class SnapshotWriter:
             if failure.key is not None
         ]
         lock = self._profile_lock(user_id, expected)
-        move_version = self._move_version(user_id, lock, version)
+        move_version = self._move_version(user_id, lock, version, digest)
         if not rows:
-            # The common no-change update: one conditional write, no transaction (half the write units).
-            if not applied(lambda: self._client.update_item(**move_version)):
-                raise ConcurrentModificationError(user_id)
+            # No row to write: one conditional write, no transaction (half the write units).
+            try:
+                self._client.update_item(**move_version)
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+                found = profile_found(error.response.get("Item"), user_id)
+                raise ConcurrentModificationError(user_id, found) from error
             return
         chunk_size = MAX_TRANSACTION_ACTIONS - 1
         # Cut from the end, so the last chunk (the one that moves the version) is the full one: the failure counts
@@ -107,9 +119,11 @@ class SnapshotWriter:
         except ClientError as error:
             if error_code(error) != "TransactionCanceledException":
                 raise
-            reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+            cancelled = error.response.get("CancellationReasons", [])
+            reasons = [reason.get("Code", "None") for reason in cancelled]
             if any(code in {"ConditionalCheckFailed", "TransactionConflict"} for code in reasons):
-                raise ConcurrentModificationError(user_id) from error
+                head = cancelled[0] if cancelled and reasons[0] == "ConditionalCheckFailed" else {}
+                raise ConcurrentModificationError(user_id, profile_found(head.get("Item"), user_id)) from error
             raise
 
     def _profile_lock(self, user_id: str, expected: StoredProfile | None) -> ConditionCheckTypeDef:
@@ -118,6 +132,8 @@ class SnapshotWriter:
             "TableName": self._table,
             "Key": profile_key(user_id),
             "ConditionExpression": "attribute_not_exists(pk)",
+            # The profile comes back when the condition fails, so a duplicate needs no read to be recognised.
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if expected is not None:
             lock["ExpressionAttributeNames"] = {"#v": "version"}
@@ -130,18 +146,27 @@ class SnapshotWriter:
             lock["ExpressionAttributeValues"] = values
         return lock
 
-    def _move_version(self, user_id: str, lock: ConditionCheckTypeDef, version: int) -> UpdateTypeDef:
+    def _move_version(
+        self, user_id: str, lock: ConditionCheckTypeDef, version: int, digest: str | None
+    ) -> UpdateTypeDef:
+        values: dict[str, AttributeValueTypeDef] = {
+            ":uid": s(user_id),
+            ":active": s(ProfileStatus.ACTIVE),
+            ":version": n(version),
+        }
+        assignments = "SET userId = :uid, profileStatus = :active, version = :version"
+        if digest is None:
+            assignments += " REMOVE snapshotDigest"  # rows no longer known to match any digest
+        else:
+            assignments += ", snapshotDigest = :digest"
+            values[":digest"] = s(digest)
         update: UpdateTypeDef = {
             "TableName": self._table,
             "Key": lock["Key"],
-            "UpdateExpression": "SET userId = :uid, profileStatus = :active, version = :version",
+            "UpdateExpression": assignments,
             "ConditionExpression": lock["ConditionExpression"],
-            "ExpressionAttributeValues": {
-                **lock.get("ExpressionAttributeValues", {}),
-                ":uid": s(user_id),
-                ":active": s(ProfileStatus.ACTIVE),
-                ":version": n(version),
-            },
+            "ExpressionAttributeValues": {**lock.get("ExpressionAttributeValues", {}), **values},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if "ExpressionAttributeNames" in lock:
             update["ExpressionAttributeNames"] = lock["ExpressionAttributeNames"]
