@@ -18,6 +18,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 
 .PHONY: help install test test-all lint typecheck unit integration slow dynamodb-local-tier dev demo send bench build validate clean
 .PHONY: connections resign-events invoke-webhook invoke-stream reliability bench-reconcile table container-runtime python313 lint-template
+.PHONY: bench-check
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -112,8 +113,13 @@ invoke-stream: container-runtime build ## sam local invoke ConnectionStreamFunct
 	$(VENV)/bin/sam local invoke ConnectionStreamFunction -e events/stream.$(or $(EVENT),user-deleted).json \
 		--env-vars $(ENV_VARS)
 
-bench: $(STAMP) ## measure against the design's budgets: one table, JSON in .bench/ (docs/performance.md)
-	$(PY) -m devtools.bench
+BENCH_SIZE ?= default
+
+bench: $(STAMP) ## measure B1-B4: one table with pass/miss, JSON in .bench/ (BENCH_SIZE=quick|default|full)
+	$(PY) -m devtools.bench --size $(BENCH_SIZE)
+
+bench-check: $(STAMP) ## the same, failing when a budget is missed
+	$(PY) -m devtools.bench --size $(BENCH_SIZE) --check
 
 bench-reconcile: $(STAMP) ## reconciliation at 10,000 users on the fake Clerk API and moto; JSON in .bench/
 	$(PY) -m devtools.bench_reconcile
