@@ -150,10 +150,8 @@ python313:
 		echo "Install it (pyenv install 3.13, or your system's python3.13 package) and run make build again." >&2; \
 		echo "make dev, make test and make demo work with any Python 3.11+." >&2; exit 1; }
 
-build: python313 $(SAM_STAMP) ## sam build with a python3.13 interpreter, plus bytecode (needs python3.13)
+build: python313 $(SAM_STAMP) ## sam build with a python3.13 interpreter (its Makefiles ship bytecode; needs python3.13)
 	PATH="$$(dirname $$(readlink -f $(PYTHON_313))):$$PATH" $(VENV)/bin/sam build
-	@# sam build leaves bytecode out and Lambda's code is read-only: without this every cold start compiles the layer.
-	$(PYTHON_313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .reliability $(TEMPLATE_LINT_VENV)

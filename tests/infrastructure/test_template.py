@@ -214,7 +214,9 @@ def test_checkov_skips_are_few_pinned_and_each_has_its_reason():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("sam", path=os.path.dirname(sys.executable)), reason="aws-sam-cli not installed")
-@pytest.mark.skipif(not shutil.which("python3.13"), reason="sam build needs python3.13 on PATH")
+@pytest.mark.skipif(
+    not (Path(sys.executable).parent / "python3.13").exists(), reason="sam build needs python3.13: a 3.13 virtualenv"
+)
 def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
     """Lambda's code directory is read-only: a module without its .pyc is compiled again at every cold start."""
     sam = shutil.which("sam", path=os.path.dirname(sys.executable))
@@ -226,7 +228,12 @@ def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
         text=True,
         timeout=900,
         cwd=tmp_path,
-        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+        # The virtualenv's python3.13 first on PATH, as `make build` does: the Makefiles call python3.13.
+        env={
+            **os.environ,
+            "SAM_CLI_TELEMETRY": "0",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
