@@ -6,7 +6,7 @@ The unit tests of the logic trust MemoryConnectionStore; this runs one script of
 from __future__ import annotations
 
 import pytest
-from social_connections.apply_clerk_event import apply_snapshot
+from social_connections.apply_clerk_event import FirstTry, apply_snapshot
 from social_connections.clerk_events import ClerkUser
 from social_connections.connection_store import ConnectionStore, ReconcileStore
 from social_connections.model import (
@@ -17,6 +17,7 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.providers import Platform
+from social_connections.snapshot_plan import desired_state, state_digest
 
 from devtools.clerk_payloads import external_account, user_event
 from devtools.testkit.memory_store import MemoryConnectionStore
@@ -103,3 +104,29 @@ def test_reconciliation_reads_and_run_record_agree(any_store):
     store.finish_reconcile_run("full", T0)
     assert store.read_reconcile_state() == ReconcileState(last_finished_started_at=T0)
     assert list(store.active_user_ids()) == [USER]  # the run record is no user
+
+
+def test_the_one_write_paths_agree(any_store):
+    account = external_account("eac_x", "oauth_x", updated_at=T0)
+    digest = state_digest(desired_state(snapshot(T0, account)))
+    assert digest is not None
+    unknown = any_store.write_if_unchanged(USER, version=T0, digest=digest)
+    assert (unknown.applied, unknown.found) == (False, None)
+    apply_snapshot(any_store, snapshot(T0, account), FirstTry.NEW_USER)
+    answers = [
+        any_store.write_if_unchanged(USER, version=T0 + 1, digest="0" * 32),  # other connections
+        any_store.write_if_unchanged(USER, version=T0, digest=digest),  # not newer
+        any_store.write_if_unchanged(USER, version=T0 + 1, digest=digest),
+    ]
+    assert [(answer.applied, answer.found and answer.found.version) for answer in answers] == [
+        (False, T0),
+        (False, T0),
+        (True, None),
+    ]
+    with pytest.raises(ConcurrentModificationError) as refused:  # a new-user write for a known user
+        any_store.write_snapshot(USER, SyncPlan(), version=T0 + 2, expected=None, synced_at="2024-05-28T08:00:00.000Z")
+    assert refused.value.found is not None and refused.value.found.version == T0 + 1
+    any_store.mark_deleted(USER, "now")
+    gone = any_store.write_if_unchanged(USER, version=T0 + 3, digest=digest)
+    assert not gone.applied and gone.found is not None and gone.found.status == "deleted"
+    assert state(any_store) == (("deleted", None), {X: (ConnectionStatus.CONNECTED, 0)})
