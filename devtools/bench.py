@@ -41,6 +41,7 @@ from devtools.bench_scenarios import (
     record_webhook_scenarios,
     webhook_scenarios,
 )
+from devtools.bench_warm import EXTRA_EVENTS, measure_warm_instructions
 from devtools.testkit.aws import RequestCounts
 from devtools.testkit.deliveries import new_secret
 
@@ -62,6 +63,7 @@ CHANGED_ROWS: Final = {
     "deleted": 1,
     "deleted_duplicate": 0,
 }
+WARM_INSTRUCTIONS_MAX: Final = 2.5  # B2, per event without the SDK over verify + json.loads + log line + EMF blob
 READ_UNITS_MAX: Final = 1.0  # B4
 UNCHANGED_UPDATE_UNITS_MAX: Final = 1.0
 PEAK_RSS_MIB_MAX: Final = 100.0
@@ -217,6 +219,32 @@ def instruction_rows(
             counts.stream_ratio <= COLD_START_INSTRUCTIONS_MAX,
             values,
         ),
+    ]
+
+
+def warm_instruction_rows(
+    scenarios: dict[str, WebhookScenario], recordings: dict[str, Recording], environment: dict[str, str], secret: str
+) -> list[Row]:
+    """B2: instructions per warm event with `_make_api_call` answered from the recording (no SDK work)."""
+    section = "B2 warm, instructions per event"
+    budget = f"<= {WARM_INSTRUCTIONS_MAX:g}x floor"
+    if not valgrind_available():
+        return [Row(section, "three events", "not measured: valgrind is not installed", budget, False)]
+    progress(f"B2: {1 + 2 * len(CPU_SCENARIOS)} warm processes under valgrind, {EXTRA_EVENTS} events each")
+    events = {key: scenarios[key].event(secret) for key in CPU_SCENARIOS}
+    calls = {key: recordings[key].calls for key in CPU_SCENARIOS}
+    child_environment = {**environment, "AWS_ENDPOINT_URL_DYNAMODB": UNREACHABLE_ENDPOINT}
+    measured = measure_warm_instructions(events, calls, child_environment)
+    return [
+        Row(
+            section,
+            scenarios[key].title,
+            f"{result.handler / 1e3:.0f} K vs floor {result.floor / 1e3:.0f} K = {result.ratio:.2f}x",
+            budget,
+            result.ratio <= WARM_INSTRUCTIONS_MAX,
+            asdict(result) | {"ratio": result.ratio},
+        )
+        for key, result in measured.items()
     ]
 
 
@@ -422,6 +450,7 @@ def run(effort: Effort, *, skip_http: bool) -> tuple[list[Row], dict[str, object
     progress("recording the scenarios against moto (B3 counts)")
     recordings = record_webhook_scenarios(ordered, secret)
     rows += instruction_rows(scenarios, recordings, environment, secret)
+    rows += warm_instruction_rows(scenarios, recordings, environment, secret)
     rows += dynamodb_rows(scenarios, recordings)
     rows += capacity_rows(scenarios, secret)
     progress("stream cleanups of 1, 30 and 300 connections")

@@ -73,6 +73,23 @@ class ResponseRecorder:
         return taken
 
 
+class ParsedRecorder:
+    """Keeps each call's operation, status and parsed response (what `_make_api_call` returns or raises from)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def on_call(self, http_response: Any, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append({"operation": model.name, "status": http_response.status_code, "parsed": dict(parsed)})
+
+    def attach(self, client: Any) -> None:
+        client.meta.events.register("after-call.dynamodb", self.on_call)
+
+    def take(self) -> list[dict[str, Any]]:
+        taken, self.calls = self.calls, []
+        return taken
+
+
 class _CannedBody(io.BytesIO):
     """The raw body botocore streams from; `stream` is all AWSResponse needs."""
 

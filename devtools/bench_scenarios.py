@@ -26,7 +26,7 @@ from social_connections.storage import DynamoDBConnectionStore
 from social_connections.storage.items import CONNECTION_PREFIX, PROFILE_SK, user_pk
 from standardwebhooks.webhooks import Webhook
 
-from devtools.bench_replay import ClientCpuTimer, RecordedResponse, ResponseRecorder, ResponseReplayer
+from devtools.bench_replay import ClientCpuTimer, ParsedRecorder, RecordedResponse, ResponseRecorder, ResponseReplayer
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.testkit.aws import DUMMY_AWS_ENVIRONMENT, LambdaContextStub, RequestCounter, RequestCounts
 from devtools.testkit.deliveries import http_api_event, invoke_http, new_message_id, svix_headers
@@ -112,6 +112,8 @@ def webhook_scenarios(user_id: str = "user_bench") -> list[WebhookScenario]:
 class Recording:
     counts: RequestCounts
     responses: list[RecordedResponse] = field(default_factory=list)
+    # The same calls as botocore returned them (operation, status, parsed): B2 answers `_make_api_call` with these.
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -132,15 +134,18 @@ def record_webhook_scenarios(scenarios: list[WebhookScenario], secret: str) -> d
     """Deliver every scenario through lambda_handler against moto, counting requests and keeping the responses."""
     recordings: dict[str, Recording] = {}
     with _instrumented_table() as (_, counter, recorder):
+        parsed = ParsedRecorder()
+        parsed.attach(container.current().dynamodb)
         webhook = importlib.import_module(WEBHOOK_MODULE)
         for scenario in scenarios:
             counter.reset()
             recorder.take()
+            parsed.take()
             answer = invoke_http(webhook.lambda_handler, scenario.event(secret))
             status, body = answer.status, answer.body
             if status != 200 or body.get("outcome") != scenario.outcome:
                 raise RuntimeError(f"{scenario.key}: expected 200 {scenario.outcome}, got {status} {body}")
-            recordings[scenario.key] = Recording(counts=counter.summary(), responses=recorder.take())
+            recordings[scenario.key] = Recording(counter.summary(), recorder.take(), parsed.take())
     return recordings
 
 

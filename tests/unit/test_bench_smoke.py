@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = {
     "B1 cold start, instructions",
+    "B2 warm, instructions per event",
     "B3 DynamoDB per event",
     "B4 capacity, DynamoDB Local",
     "reconciliation",
