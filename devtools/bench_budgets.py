@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -116,12 +117,11 @@ def measure_cold_start_instructions(
             subprocess.run(  # noqa: S603 - our own interpreter, arguments built here
                 [sys.executable, *arguments], cwd=REPO_ROOT, env=dict(environment), capture_output=True, check=True
             )
-        return ColdStartInstructions(
-            floor=instructions(floor, environment),
-            webhook=instructions(webhook, environment),
-            boto3_import=instructions(["-c", "import boto3"], environment),
-            stream_import=instructions(stream, environment),
-        )
+        runs = {"floor": floor, "webhook": webhook, "boto3_import": ["-c", "import boto3"], "stream_import": stream}
+        # Valgrind runs one thread per process: one process per core.
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            counts = pool.map(lambda arguments: instructions(arguments, environment), runs.values())
+            return ColdStartInstructions(**dict(zip(runs, counts, strict=True)))
 
 
 # ---- B4: capacity on DynamoDB Local --------------------------------------------------------------------------------
