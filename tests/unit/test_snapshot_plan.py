@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from social_connections.clerk_events import ClerkUser
 from social_connections.model import ConnectionKey, ConnectionStatus, StoredConnection
-from social_connections.providers import Platform, platform_for
+from social_connections.providers import Platform, ProviderMap, platform_for
 from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync
 
 from devtools.clerk_payloads import external_account, user_event
@@ -132,3 +132,36 @@ def test_non_object_entries_and_unreadable_ids_are_reported_without_a_key():
 def test_scopes_are_split_and_sorted():
     account = external_account("eac_x", "oauth_x", updated_at=T0, scopes="users.read tweet.read  tweet.read")
     assert desired_state(user(account)).connections[X].details.approved_scopes == ("tweet.read", "users.read")
+
+
+# ---- providers the deployment does not map, custom providers, and tokens the platform revoked ------------------
+
+
+def test_accounts_of_unmapped_providers_are_listed_by_provider_name():
+    google = external_account("eac_g", "oauth_google", updated_at=T0)
+    custom = external_account("eac_c", "oauth_custom_mastodon", updated_at=T0)
+    state = desired_state(user(x(), google, custom, {"id": "eac_n"}))
+    assert list(state.connections) == [X]
+    assert state.unmapped_providers == ("<missing>", "oauth_custom_mastodon", "oauth_google")
+
+
+def test_a_custom_provider_is_stored_through_the_deployments_aliases():
+    account = external_account("eac_ig", "oauth_custom_ig", updated_at=T0)
+    assert desired_state(user(account)).unmapped_providers == ("oauth_custom_ig",)
+    aliased = desired_state(user(account), ProviderMap({"oauth_custom_ig": Platform.INSTAGRAM}))
+    assert list(aliased.connections) == [ConnectionKey(Platform.INSTAGRAM, "eac_ig")]
+    assert aliased.unmapped_providers == ()
+
+
+def test_a_token_revoked_by_the_platform_stays_expired_until_the_account_is_verified_again():
+    state = desired_state(user(x()))
+    revoked = stored_from(state, ConnectionStatus.EXPIRED)  # Clerk still says verified: the platform revoked it
+    assert plan_sync(state, revoked).is_empty
+    relinked = plan_sync(desired_state(user(x(updated_at=T0 + 1))), revoked)
+    assert [u.set_status for u in relinked.upserts] == [ConnectionStatus.CONNECTED]
+
+
+def test_an_account_clerk_reported_expired_reconnects_when_clerk_says_verified():
+    expired_in_clerk = stored_from(desired_state(user(x(status="expired"))))
+    plan = plan_sync(desired_state(user(x())), expired_in_clerk)
+    assert [u.set_status for u in plan.upserts] == [ConnectionStatus.CONNECTED]

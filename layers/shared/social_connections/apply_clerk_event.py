@@ -9,7 +9,7 @@ goes through the same functions, so every path orders by `updated_at` and lets a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Final
 
@@ -17,6 +17,7 @@ from social_connections.clerk_events import ClerkUser, UnhandledEvent, UserDelet
 from social_connections.clock import now_iso
 from social_connections.connection_store import ConnectionStore
 from social_connections.model import ConcurrentModificationError, ProfileStatus, StoredProfile
+from social_connections.providers import DEFAULT_PROVIDERS, ProviderMap
 from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync, state_digest
 
 # Each retry follows a concurrent writer that committed first, so a handful always suffices in practice.
@@ -42,6 +43,8 @@ class SyncResult:
     # Of `upserted`, the rows that did not exist before (reconciliation reports created and updated apart).
     created: int = 0
     malformed_accounts: int = 0
+    # One provider string per account that no platform is mapped to (google, an unaliased custom provider...).
+    unmapped_providers: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -64,19 +67,34 @@ class ConcurrencyExhaustedError(Exception):
 
 
 def apply_clerk_event(
-    store: ConnectionStore, event: UserSnapshotEvent | UserDeletedEvent | UnhandledEvent
+    store: ConnectionStore,
+    event: UserSnapshotEvent | UserDeletedEvent | UnhandledEvent,
+    providers: ProviderMap = DEFAULT_PROVIDERS,
 ) -> SyncResult:
     """Dispatch on the event type; types this service does not handle are ignored."""
     if isinstance(event, UserDeletedEvent):
         return apply_deletion(store, event.data.id)
     if isinstance(event, UserSnapshotEvent):
-        return apply_snapshot(store, event.data, FIRST_TRY_BY_TYPE.get(event.type, FirstTry.READ))
+        first_try = FIRST_TRY_BY_TYPE.get(event.type, FirstTry.READ)
+        return apply_snapshot(store, event.data, first_try, providers=providers)
     return SyncResult(Outcome.IGNORED, user_id="")
 
 
-def apply_snapshot(store: ConnectionStore, user: ClerkUser, first_try: FirstTry = FirstTry.READ) -> SyncResult:
+def apply_snapshot(
+    store: ConnectionStore,
+    user: ClerkUser,
+    first_try: FirstTry = FirstTry.READ,
+    *,
+    providers: ProviderMap = DEFAULT_PROVIDERS,
+) -> SyncResult:
     """Make the user's rows match a user.created/user.updated snapshot, unless a newer one or a deletion is stored."""
-    desired = desired_state(user)
+    desired = desired_state(user, providers)
+    result = _apply_desired(store, user, desired, first_try)
+    # Every outcome says which accounts were not stored for want of a mapping, so the webhook can log them.
+    return replace(result, unmapped_providers=desired.unmapped_providers) if desired.unmapped_providers else result
+
+
+def _apply_desired(store: ConnectionStore, user: ClerkUser, desired: DesiredState, first_try: FirstTry) -> SyncResult:
     digest = state_digest(desired)
     guessed = _try_one_write(store, user, desired, digest, first_try)
     if isinstance(guessed, SyncResult):

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Final
 import boto3
 
 from social_connections.clerk_settings import ClerkApiSettings
+from social_connections.providers import ProviderMap
 from social_connections.settings import Settings
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG, DynamoDBConnectionStore
+from social_connections.storage.platform_store import DynamoDBPlatformStore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -52,6 +54,43 @@ class Container:
 
         # Region and a local endpoint (AWS_ENDPOINT_URL) come from the SDK's own settings, as for DynamoDB.
         return SecretsProvider(boto_config=SECRETS_MANAGER_CLIENT_CONFIG)
+
+    @cached_property
+    def platform_store(self) -> DynamoDBPlatformStore:
+        return DynamoDBPlatformStore(self.settings.table_name, self.dynamodb)
+
+    @cached_property
+    def providers(self) -> ProviderMap:
+        return ProviderMap(dict(self.settings.provider_aliases))
+
+    def meta_app_secret(self) -> str:
+        """Meta's app secret(s) for data-deletion callbacks; read again after SECRET_MAX_AGE_SECONDS."""
+        return self._platform_secret(self.settings.meta_app_secret, self.settings.meta_app_secret_id, "META_APP_SECRET")
+
+    def tiktok_client_secret(self) -> str:
+        """TikTok's client secret(s) for webhook signatures; read again after SECRET_MAX_AGE_SECONDS."""
+        settings = self.settings
+        return self._platform_secret(
+            settings.tiktok_client_secret, settings.tiktok_client_secret_id, "TIKTOK_CLIENT_SECRET"
+        )
+
+    def _platform_secret(self, direct: str, secret_id: str, variable: str) -> str:
+        from social_connections.platform_signatures import CallbackSecretError  # noqa: PLC0415
+
+        if not secret_id:
+            if not direct:
+                raise CallbackSecretError(f"neither {variable} nor {variable}_ID is set")
+            return direct
+        # The deployed source wins over a plaintext copy, as for the webhook's secret.
+        from aws_lambda_powertools.utilities.parameters import GetParameterError  # noqa: PLC0415
+
+        try:
+            value = self.secrets.get(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        except GetParameterError as error:
+            raise CallbackSecretError(f"cannot read {variable} from Secrets Manager") from error
+        if not isinstance(value, str) or not value.strip():
+            raise CallbackSecretError(f"{variable} in Secrets Manager must be a non-empty string")
+        return value
 
     def signature_verifier(self) -> SignatureVerifier:
         """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""

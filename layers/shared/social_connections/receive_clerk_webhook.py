@@ -54,7 +54,8 @@ def receive_clerk_webhook(request: HttpRequest, dependencies: Container) -> dict
     # Per-type counts need their own dimension, so they go in a separate EMF blob.
     with single_metric(name="EventsReceivedByType", unit=MetricUnit.Count, value=1) as by_type:
         by_type.add_dimension(name="EventType", value=event.type if event.type in HANDLED_USER_EVENTS else "other")
-    result = apply_clerk_event(dependencies.store, event)
+    result = apply_clerk_event(dependencies.store, event, dependencies.providers)
+    _report_unmapped(result.unmapped_providers)
     if result.outcome is Outcome.IGNORED:
         logger.info("event type not handled; acknowledged", extra={"event_type": event.type})
         _count("EventsIgnoredUnhandled")
@@ -78,3 +79,16 @@ def _record(event_type: str, result: SyncResult) -> None:
     ):
         if value:
             _count(name, value)
+
+
+def _report_unmapped(providers: tuple[str, ...]) -> None:
+    """Once per event: accounts not stored because no platform is mapped to their provider (names only, no PII)."""
+    if not providers:
+        return
+    names = sorted(set(providers))
+    hint = "map custom providers with PROVIDER_ALIASES (docs/oauth-setup.md)"
+    logger.info(
+        "accounts of unmapped providers not stored",
+        extra={"providers": names, "accounts": len(providers), "hint": hint},
+    )
+    _count("UnmappedProviderAccounts", len(providers))

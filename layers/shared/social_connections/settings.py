@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from social_connections.providers import DEFAULT_PROVIDER_ALIASES, Platform, ProviderAliasError, parse_provider_aliases
+
 DEFAULT_ERROR_THRESHOLD: Final = 3
 
 
@@ -26,6 +28,15 @@ class Settings:
     webhook_secret_id: str = ""
     # A direct secret was set next to an id and dropped: the handler warns at cold start (never with the value).
     plaintext_secret_ignored: bool = False
+    # Custom provider -> platform pairs from PROVIDER_ALIASES (unset: the template's default pairs).
+    provider_aliases: tuple[tuple[str, Platform], ...] = ()
+    # The platform callbacks' secrets, given directly (local runs, tests) or as Secrets Manager ids.
+    meta_app_secret: str = ""
+    meta_app_secret_id: str = ""
+    tiktok_client_secret: str = ""
+    tiktok_client_secret_id: str = ""
+    # Where Meta's status URLs point (a custom domain); empty: the host the request came to.
+    public_base_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +52,12 @@ class Settings:
             webhook_secret="" if secret_id else secret,
             webhook_secret_id=secret_id,
             plaintext_secret_ignored=bool(secret and secret_id),
+            provider_aliases=_provider_aliases(env),
+            meta_app_secret=env.get("META_APP_SECRET", "").strip(),
+            meta_app_secret_id=env.get("META_APP_SECRET_ID", "").strip(),
+            tiktok_client_secret=env.get("TIKTOK_CLIENT_SECRET", "").strip(),
+            tiktok_client_secret_id=env.get("TIKTOK_CLIENT_SECRET_ID", "").strip(),
+            public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
         )
 
     def require_webhook_secret_source(self) -> None:
@@ -60,3 +77,12 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 1:
         raise SettingsError(f"{name} must be an integer >= 1, got {number}")
     return number
+
+
+def _provider_aliases(env: Mapping[str, str]) -> tuple[tuple[str, Platform], ...]:
+    text = env.get("PROVIDER_ALIASES")
+    try:
+        aliases = parse_provider_aliases(DEFAULT_PROVIDER_ALIASES if text is None else text)
+    except ProviderAliasError as error:
+        raise SettingsError(f"PROVIDER_ALIASES: {error}") from None
+    return tuple(sorted(aliases.items()))

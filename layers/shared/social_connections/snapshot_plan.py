@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass
 from typing import Final
@@ -28,7 +29,7 @@ from social_connections.model import (
     StoredConnection,
     SyncPlan,
 )
-from social_connections.providers import Platform, platform_for
+from social_connections.providers import DEFAULT_PROVIDERS, Platform, ProviderMap
 
 # Clerk verification status -> connection status; unlisted ones (unverified, transferable, none) are no connection.
 VERIFICATION_STATUSES: Final[Mapping[str, ConnectionStatus]] = {
@@ -36,25 +37,30 @@ VERIFICATION_STATUSES: Final[Mapping[str, ConnectionStatus]] = {
     "expired": ConnectionStatus.EXPIRED,
     "failed": ConnectionStatus.ERROR,
 }
+_LOGGABLE_PROVIDER: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
     connections: dict[ConnectionKey, DesiredConnection]
     malformed: list[MalformedAccount]
+    # Provider strings of accounts no platform is mapped to, one per account (sorted), so an operator sees why.
+    unmapped_providers: tuple[str, ...] = ()
 
 
-def desired_state(user: ClerkUser) -> DesiredState:
+def desired_state(user: ClerkUser, providers: ProviderMap = DEFAULT_PROVIDERS) -> DesiredState:
     """The connections a snapshot asks for: mapped providers with a connection-worthy verification status."""
     connections: dict[ConnectionKey, DesiredConnection] = {}
     malformed: list[MalformedAccount] = []
+    unmapped: list[str] = []
     for raw in user.external_accounts:
         if not isinstance(raw, dict):
             malformed.append(MalformedAccount(key=None, reason="external account entry is not an object"))
             continue
         provider = raw.get("provider")
-        platform = platform_for(provider if isinstance(provider, str) else None)
+        platform = providers.platform_for(provider if isinstance(provider, str) else None)
         if platform is None:
+            unmapped.append(_provider_name(provider))
             continue
         try:
             account = parse_external_account(raw)
@@ -67,7 +73,7 @@ def desired_state(user: ClerkUser) -> DesiredState:
             continue
         key = ConnectionKey(platform, account.account_id)
         connections[key] = DesiredConnection(key=key, status=status, details=_details(account))
-    return DesiredState(connections=connections, malformed=malformed)
+    return DesiredState(connections=connections, malformed=malformed, unmapped_providers=tuple(sorted(unmapped)))
 
 
 def state_digest(desired: DesiredState) -> str | None:
@@ -114,8 +120,11 @@ def _upsert_for(wanted: DesiredConnection, row: StoredConnection | None) -> Conn
     reverified = (
         wanted.status is ConnectionStatus.CONNECTED and row.details.account_version != wanted.details.account_version
     )
+    # Clerk still says verified while the platform revoked the token: only a re-verification reconnects it.
+    revoked = row.status is ConnectionStatus.EXPIRED and row.details.verification_status == "verified"
     set_status: ConnectionStatus | None = wanted.status
-    if wanted.status is ConnectionStatus.CONNECTED and not reverified and row.status is ConnectionStatus.ERROR:
+    held = row.status is ConnectionStatus.ERROR or revoked
+    if wanted.status is ConnectionStatus.CONNECTED and not reverified and held:
         set_status = None
     if set_status is row.status:
         set_status = None
@@ -140,6 +149,13 @@ def _details(account: ExternalAccount) -> AccountDetails:
         verification_status=account.verification.status if account.verification else None,
         approved_scopes=scopes,
     )
+
+
+def _provider_name(provider: object) -> str:
+    """A provider string fit for a log line: Clerk's names are short ASCII; anything else is summarized."""
+    if isinstance(provider, str) and _LOGGABLE_PROVIDER.fullmatch(provider):
+        return provider
+    return "<missing>" if provider in (None, "") else "<unreadable>"
 
 
 def _readable_key(raw: Mapping[str, object], platform: Platform) -> ConnectionKey | None:
