@@ -9,9 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from social_connections.model import (
+    AccountDetails,
     ConcurrentModificationError,
     ConnectionKey,
     ConnectionStatus,
+    DeletionRequest,
+    DeletionStatus,
+    PlatformAccountRow,
     ProfileStatus,
     ProfileWrite,
     ReconcileState,
@@ -20,6 +24,7 @@ from social_connections.model import (
     StoredUser,
     SyncPlan,
 )
+from social_connections.providers import Platform
 
 
 @dataclass
@@ -33,6 +38,7 @@ class MemoryConnectionStore:
     reads: int = 0
     # Calls of the store's round-trip methods (reads, snapshot writes, failed ones included), for tests of B3.
     round_trips: int = 0
+    deletion_requests: dict[str, DeletionRequest] = field(default_factory=dict)
     before_write: Callable[[MemoryConnectionStore], None] | None = None
     reconcile_state: ReconcileState = field(default_factory=ReconcileState)
     # Bulk reads as DynamoDB would count them: one per 100 profiles asked for.
@@ -75,7 +81,9 @@ class MemoryConnectionStore:
             errors = 0 if upsert.reset_errors or old is None else old.error_count
             rows[upsert.desired.key] = StoredConnection(upsert.desired.key, status, errors, upsert.desired.details)
         for key in plan.disconnects:
-            rows[key] = replace(rows[key], status=ConnectionStatus.DISCONNECTED)
+            rows[key] = replace(
+                rows[key], status=ConnectionStatus.DISCONNECTED, details=without_personal_data(rows[key].details)
+            )
         for failure in plan.failures:
             if failure.key is not None and failure.key in rows:
                 self.record_publish_failure(user_id, failure.key, failure.reason)
@@ -158,3 +166,49 @@ class MemoryConnectionStore:
 
     def finish_reconcile_run(self, mode: str, started_at: int) -> None:
         self.reconcile_state = ReconcileState(last_finished_started_at=started_at)
+
+    # ---- PlatformStore -------------------------------------------------------------------------------------------
+
+    def find_platform_account(self, platform: Platform, platform_user_id: str) -> list[PlatformAccountRow]:
+        return [
+            PlatformAccountRow(user_id, key)
+            for user_id, rows in self.rows.items()
+            for key, row in rows.items()
+            if key.platform is platform and row.details.platform_user_id == platform_user_id
+        ]
+
+    def erase_personal_data(self, user_id: str, key: ConnectionKey) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        if row is None:
+            return False
+        self.rows[user_id][key] = replace(row, details=without_personal_data(row.details))
+        return True
+
+    def mark_revoked(self, user_id: str, key: ConnectionKey, *, revoked_at_ms: int, reason: str, at: str) -> bool:
+        row = self.rows.get(user_id, {}).get(key)
+        revocable = {ConnectionStatus.CONNECTED, ConnectionStatus.ERROR}
+        if row is None or row.status not in revocable or row.details.account_version > revoked_at_ms:
+            return False
+        self.rows[user_id][key] = replace(row, status=ConnectionStatus.EXPIRED)
+        self.last_errors[(user_id, key)] = reason
+        return True
+
+    def open_deletion_request(self, code: str, *, requested_at: str | None, received_at: str) -> None:
+        self.deletion_requests.setdefault(
+            code, DeletionRequest(code, DeletionStatus.IN_PROGRESS, received_at, requested_at=requested_at)
+        )
+
+    def complete_deletion_request(self, code: str, *, rows_affected: int, completed_at: str) -> None:
+        found = self.deletion_requests.get(code)
+        if found is not None and found.status is not DeletionStatus.COMPLETED:
+            self.deletion_requests[code] = replace(
+                found, status=DeletionStatus.COMPLETED, completed_at=completed_at, rows_affected=rows_affected
+            )
+
+    def read_deletion_request(self, code: str) -> DeletionRequest | None:
+        return self.deletion_requests.get(code)
+
+
+def without_personal_data(details: AccountDetails) -> AccountDetails:
+    """What a row keeps once its personal data is gone (disconnected, or erased on the platform's request)."""
+    return replace(details, platform_username=None, email=None, first_name=None, last_name=None, image_url=None)

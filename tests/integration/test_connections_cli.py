@@ -60,7 +60,7 @@ def test_a_users_connections_with_the_profile_on_top_and_no_email(deliver, capsy
     assert set(lines[1]) == {"-" * len(cell) for cell in lines[1]}
     created, changed = "2024-05-28T08:00:00.000Z", "2024-05-28T08:01:00.000Z"
     assert lines[2:] == [
-        ["instagram", "eac_ig", "disconnected", "ada.ig", "0", created, changed],
+        ["instagram", "eac_ig", "disconnected", "-", "0", created, changed],  # no username once disconnected
         ["tiktok", "eac_tt", "expired", "-", "0", created, changed],
         ["twitter", "eac_x", "connected", "ada_x", "2", created, created],
     ]

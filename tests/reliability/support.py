@@ -142,6 +142,7 @@ CONNECTION_ATTRIBUTES = frozenset(
         "version",
         "accountVersion",
         "metadata",
+        "platformUser",
     }
 )
 METADATA_KEYS = frozenset(
@@ -158,6 +159,14 @@ METADATA_KEYS = frozenset(
 )
 
 
+# Personal data a row loses when it becomes disconnected, or when its platform user asks for deletion (Meta).
+PERSONAL_METADATA_KEYS = frozenset({"email", "firstName", "lastName", "imageUrl"})
+DELETION_REQUEST_ATTRIBUTES = frozenset(
+    {"pk", "sk", "confirmationCode", "requestStatus", "receivedAt", "requestedAt", "completedAt", "rowsAffected"}
+)
+_CONFIRMATION_CODE = re.compile(r"\A[0-9a-f]{20}\Z")
+
+
 def _is_count(value: object) -> bool:
     return isinstance(value, Decimal) and value == value.to_integral_value() and value >= 0
 
@@ -168,6 +177,11 @@ def contract_violations(items: Iterable[Mapping[str, Any]]) -> list[str]:
     for item in items:
         pk, sk = str(item.get("pk")), str(item.get("sk"))
         where = f"{pk}/{sk}"
+        if pk.startswith("DATA_DELETION#"):
+            problems.extend(
+                f"{where}: {p}" for p in _deletion_request_problems(item, pk.removeprefix("DATA_DELETION#"))
+            )
+            continue
         user_id = pk.removeprefix("USER#")
         if not pk.startswith("USER#") or not _CLERK_ID.match(user_id) or item.get("userId") != user_id:
             problems.append(f"{where}: key and userId disagree or the id is not a Clerk id")
@@ -215,11 +229,41 @@ def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
     for name in ("platformUserId", "platformUsername"):
         if item.get(name) is not None and not isinstance(item[name], str):
             problems.append(f"{name} is not a string")
+    problems.extend(_platform_user_problems(item))
     metadata = item.get("metadata")
-    if not isinstance(metadata, dict) or set(metadata) != METADATA_KEYS:
-        problems.append("metadata does not have exactly the contract's keys")
+    # A disconnected row, or one whose platform user asked for deletion, keeps no personal data.
+    without_personal = METADATA_KEYS - PERSONAL_METADATA_KEYS
+    allowed = (
+        [without_personal] if item.get("connectionStatus") == "disconnected" else [METADATA_KEYS, without_personal]
+    )
+    if isinstance(metadata, dict) and set(metadata) == without_personal and "platformUsername" in item:
+        problems.append("a row without personal data still has platformUsername")
+    if not isinstance(metadata, dict) or set(metadata) not in allowed:
+        problems.append("metadata does not have exactly the contract's keys for its state")
     elif not isinstance(metadata["approvedScopes"], list) or not all(
         isinstance(scope, str) for scope in metadata["approvedScopes"]
     ):
         problems.append("approvedScopes is not a list of strings")
+    return problems
+
+
+def _platform_user_problems(item: Mapping[str, Any]) -> list[str]:
+    """The PlatformUserIndex attribute is exactly "<platform>#<platformUserId>", and absent without a platform id."""
+    platform_user_id = item.get("platformUserId")
+    expected = f"{item.get('platform')}#{platform_user_id}" if isinstance(platform_user_id, str) else None
+    if item.get("platformUser") != expected:
+        return [f"platformUser {item.get('platformUser')!r} does not match the platform and platformUserId"]
+    return []
+
+
+def _deletion_request_problems(item: Mapping[str, Any], code: str) -> list[str]:
+    problems: list[str] = []
+    if item.get("sk") != "REQUEST" or not _CONFIRMATION_CODE.match(code) or item.get("confirmationCode") != code:
+        problems.append("key and confirmationCode disagree or the code is malformed")
+    if set(item) - DELETION_REQUEST_ATTRIBUTES:
+        problems.append(f"deletion request carries {sorted(set(item) - DELETION_REQUEST_ATTRIBUTES)}")
+    if item.get("requestStatus") not in {"in_progress", "completed"}:
+        problems.append(f"requestStatus {item.get('requestStatus')!r}")
+    if item.get("requestStatus") == "completed" and not _is_count(item.get("rowsAffected")):
+        problems.append("a completed request has no rowsAffected count")
     return problems

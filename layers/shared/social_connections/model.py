@@ -142,3 +142,28 @@ class ReconcileState:
     cursor_offset: int = 0
     cursor_started_at: int | None = None
     last_finished_started_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformAccountRow:
+    """A connection row found through its platform account (platform + the platform's user id)."""
+
+    user_id: str
+    key: ConnectionKey
+
+
+class DeletionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionRequest:
+    """A platform's data-deletion request as kept for its status page: no personal data, only the code and counts."""
+
+    confirmation_code: str
+    status: DeletionStatus
+    received_at: str
+    requested_at: str | None = None
+    completed_at: str | None = None
+    rows_affected: int | None = None

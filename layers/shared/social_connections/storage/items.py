@@ -171,3 +171,28 @@ def _int(raw: object, default: int = 0) -> int:
 
 def _optional_str(raw: object) -> str | None:
     return raw if isinstance(raw, str) else None
+
+
+# ---- platform accounts and deletion requests (PlatformUserIndex, Meta data-deletion records) -----------------------
+
+# Set on every connection row with a platform user id, by the same writes: the index Meta's and TikTok's callbacks use.
+PLATFORM_USER_ATTRIBUTE: Final = "platformUser"
+PLATFORM_USER_INDEX: Final = "PlatformUserIndex"
+# Removed when a row becomes disconnected or its platform user asks for deletion: the personal data of a row.
+PERSONAL_DATA_PATHS: Final = (
+    "platformUsername",
+    "metadata.email",
+    "metadata.firstName",
+    "metadata.lastName",
+    "metadata.imageUrl",
+)
+DELETION_REQUEST_PREFIX: Final = "DATA_DELETION#"
+DELETION_REQUEST_SK: Final = "REQUEST"
+
+
+def platform_user(platform: Platform, platform_user_id: str) -> str:
+    return f"{platform.value}#{platform_user_id}"
+
+
+def deletion_request_key(code: str) -> Key:
+    return {"pk": s(f"{DELETION_REQUEST_PREFIX}{code}"), "sk": s(DELETION_REQUEST_SK)}

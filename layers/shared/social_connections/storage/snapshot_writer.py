@@ -7,7 +7,7 @@ a deletion makes the write raise ConcurrentModificationError, and the caller rea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict, cast
 
 from botocore.exceptions import ClientError
 
@@ -22,10 +22,13 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.storage.items import (
+    PERSONAL_DATA_PATHS,
+    PLATFORM_USER_ATTRIBUTE,
     connection_item_key,
     error_code,
     metadata_attribute,
     n,
+    platform_user,
     profile_found,
     profile_key,
     s,
@@ -210,24 +213,22 @@ class SnapshotWriter:
         assignments.append(
             "errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)"
         )
+        removals = "" if details.platform_user_id else f" REMOVE {PLATFORM_USER_ATTRIBUTE}"
+        if details.platform_user_id:
+            assignments.append(f"{PLATFORM_USER_ATTRIBUTE} = :platform_user")
+            values[":platform_user"] = s(platform_user(wanted.key.platform, details.platform_user_id))
         return {
             "TableName": self._table,
             "Key": connection_item_key(user_id, wanted.key),
-            "UpdateExpression": "SET " + ", ".join(assignments),
+            "UpdateExpression": "SET " + ", ".join(assignments) + removals,
             # The row must be as we read it (absent or present): anything else cancels the plan and we re-read.
             "ConditionExpression": "attribute_not_exists(pk)" if upsert.is_new else "attribute_exists(pk)",
             "ExpressionAttributeValues": values,
         }
 
     def _failure(self, user_id: str, key: ConnectionKey, reason: str, failed_at: str) -> UpdateTypeDef:
-        parts = failure_update(reason, failed_at)
-        return {
-            "TableName": self._table,
-            "Key": connection_item_key(user_id, key),
-            "UpdateExpression": parts["UpdateExpression"],
-            "ConditionExpression": parts["ConditionExpression"],
-            "ExpressionAttributeValues": parts["ExpressionAttributeValues"],
-        }
+        where: dict[str, object] = {"TableName": self._table, "Key": connection_item_key(user_id, key)}
+        return cast("UpdateTypeDef", where | dict(failure_update(reason, failed_at)))
 
     def _disconnect(
         self, user_id: str, key: ConnectionKey, version: int, changed_at: str, synced_at: str
@@ -235,8 +236,9 @@ class SnapshotWriter:
         return {
             "TableName": self._table,
             "Key": connection_item_key(user_id, key),
+            # Data minimization: a disconnected row keeps keys, status, platform ids and times, no personal data.
             "UpdateExpression": "SET connectionStatus = :status, version = :version, updatedAt = :changed_at, "
-            "lastSyncAt = :synced_at",
+            "lastSyncAt = :synced_at REMOVE " + ", ".join(PERSONAL_DATA_PATHS),
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": {
                 ":status": s(ConnectionStatus.DISCONNECTED.value),
