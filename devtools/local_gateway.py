@@ -73,7 +73,24 @@ def api_event(request: Request, body: bytes, route: HttpRoute | None = None) -> 
     if cookie_header:
         event["cookies"] = [cookie.strip() for cookie in cookie_header.split(";") if cookie.strip()]
     event["requestContext"]["http"]["sourceIp"] = request.remote_addr or LOOPBACK
+    # API Gateway adds these; functions build absolute URLs from them (plain http here).
+    event["headers"].setdefault("x-forwarded-proto", "http")
+    event["headers"].setdefault("x-forwarded-for", request.remote_addr or LOOPBACK)
     return event
+
+
+def path_parameters(route: HttpRoute, method: str, path: str) -> dict[str, str] | None:
+    """The `{name}` segments of a route matching this request, or None when it does not match."""
+    route_parts, parts = route.path.split("/"), path.split("/")
+    if route.method != method or len(route_parts) != len(parts):
+        return None
+    found: dict[str, str] = {}
+    for pattern, part in zip(route_parts, parts, strict=True):
+        if pattern.startswith("{") and pattern.endswith("}") and part:
+            found[pattern[1:-1]] = part
+        elif pattern != part:
+            return None
+    return found
 
 
 def _message(status: int, message: str) -> Response:
@@ -99,14 +116,26 @@ class HttpApiGateway:
     def __init__(self, routes: Mapping[HttpRoute, Invoke]) -> None:
         self._routes = dict(routes)
 
+    def _match(self, method: str, path: str) -> tuple[HttpRoute, Invoke, dict[str, str]] | None:
+        exact = HttpRoute(method, path)
+        if exact in self._routes:
+            return exact, self._routes[exact], {}
+        for route, invoke in self._routes.items():
+            parameters = path_parameters(route, method, path)
+            if parameters is not None:
+                return route, invoke, parameters
+        return None
+
     def dispatch(self, request: Request) -> Response:
-        route = HttpRoute(request.method, request.path)
-        invoke = self._routes.get(route)
-        if invoke is None:
+        matched = self._match(request.method, request.path)
+        if matched is None:
             return _message(404, "Not Found")
+        route, invoke, parameters = matched
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _message(413, "Request Entity Too Large")
         event = api_event(request, request.get_data(cache=False), route)
+        if parameters:
+            event["pathParameters"] = parameters
         try:
             result = invoke(event)
         except Exception:

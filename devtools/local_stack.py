@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from secrets import token_hex
 from types import FrameType
 from typing import Any, Final, Self
 
@@ -60,6 +61,8 @@ DEFAULT_POLL_SECONDS: Final = 0.25
 # The fake Clerk's people: the user `make send` uses by default, and seeded ones (docs/reconciliation.md).
 LOCAL_CLERK_USERS: Final = ("user_local",)
 DEFAULT_SEEDED_CLERK_USERS: Final = 20
+# The platform callbacks' secrets in moto's Secrets Manager, with the variable that gives a value of your own.
+PLATFORM_SECRETS: Final = {"MetaAppSecret": "META_APP_SECRET", "TikTokClientSecret": "TIKTOK_CLIENT_SECRET"}
 
 
 class LocalFunction:
@@ -127,11 +130,16 @@ class LocalStack:
         template_path: Path = TEMPLATE_PATH,
         clerk_users: FakeClerkUsers | None = None,
         console: LocalConsole | None = None,
+        platform_secrets: Mapping[str, str] | None = None,
     ) -> None:
         """`poll_interval=None` polls the stream only when `wait_for_stream_idle()` is called (deterministic tests);
         `console` prints one readable line per request and stream batch instead of the functions' raw lines."""
         self._console = console
         self.secret = secret or new_secret()
+        # Local Meta app secret and TikTok client secret (by logical id), fresh unless given.
+        self.platform_secrets = {name: "local_" + token_hex(16) for name in PLATFORM_SECRETS} | dict(
+            platform_secrets or {}
+        )
         self._port = port
         self._moto_port = moto_port
         self._poll_interval = poll_interval
@@ -293,6 +301,7 @@ class LocalStack:
         secrets = boto3.client("secretsmanager")
         for logical_id in self._template.resources_of_type("AWS::SecretsManager::Secret"):
             value = self.clerk_api.secret_key if logical_id == "ClerkSecretKey" else self.secret
+            value = self.platform_secrets.get(logical_id, value)
             refs[logical_id] = secrets.create_secret(Name=logical_id, SecretString=value)["ARN"]
         sqs = boto3.client("sqs")
         for logical_id in self._template.resources_of_type("AWS::SQS::Queue"):
@@ -372,6 +381,10 @@ def _banner(stack: LocalStack, state: Path, *, secret_exported: bool) -> str:
             "this stack from it",
             "  try       make send EXAMPLE=created USER_ID=user_local     (in another shell, in this directory)",
             "            make connections USER_ID=user_local    make table",
+            f"  platforms POST {stack.url}/platforms/meta/data-deletion (GET .../<code>), "
+            f"POST {stack.url}/platforms/tiktok/webhook",
+            "            .venv/bin/python -m devtools.platform_send meta-deletion --user-id 3506164961   "
+            "(local secrets; docs/platform-callbacks.md)",
             f"  moto      {stack.endpoint_url} (table {stack.table_name}, region {REGION}, any access key)",
             f"  clerk     fake Backend API at {stack.clerk_api.url} ({len(stack.clerk_api.users.users)} users)",
             f"  reconcile {aws} AWS_DEFAULT_REGION={REGION} TABLE_NAME={stack.table_name} "
@@ -423,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("local-gateway").setLevel(logging.WARNING)  # the console prints each request instead
     # Your own Clerk development secret, if exported, so a tunnelled Clerk instance can deliver here too.
     secret = os.environ.get("CLERK_WEBHOOK_SECRET", "").strip() or None
+    own = {name: os.environ.get(variable, "").strip() for name, variable in PLATFORM_SECRETS.items()}
     stopping = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -437,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         poll_interval=args.poll_interval,
         parameter_overrides=dict(args.parameter),
         console=console,
+        platform_secrets={name: value for name, value in own.items() if value},
     ) as stack:
         state = LocalStackState(
             os.getpid(),

@@ -238,7 +238,11 @@ def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     artifacts = {"SharedLayer": "python/social_connections/clerk_events.py", "ClerkWebhookFunction": "app.py"}
-    artifacts |= {"ConnectionStreamFunction": "app.py", "ReconcileFunction": "app.py"}
+    artifacts |= {
+        "ConnectionStreamFunction": "app.py",
+        "ReconcileFunction": "app.py",
+        "PlatformCallbacksFunction": "app.py",
+    }
     for name, expected in artifacts.items():
         sources = sorted((build_dir / name).rglob("*.py"))
         assert build_dir / name / expected in sources
@@ -249,3 +253,43 @@ def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
 def _cached(source: Path) -> Path:
     """Where python3.13 (Lambda's runtime) looks for a module's bytecode, whatever interpreter runs the test."""
     return source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+
+
+def test_platform_callbacks_have_their_routes_secrets_and_the_platform_user_index():
+    events = props("PlatformCallbacksFunction")["Events"]
+    routes = {(event["Properties"]["Method"], event["Properties"]["Path"]) for event in events.values()}
+    assert routes == {
+        ("POST", "/platforms/meta/data-deletion"),
+        ("GET", "/platforms/meta/data-deletion/{code}"),
+        ("POST", "/platforms/tiktok/webhook"),
+    }
+    assert all(event["Properties"]["ApiId"] == {"Ref": "WebhookHttpApi"} for event in events.values())
+    environment = props("PlatformCallbacksFunction")["Environment"]["Variables"]
+    assert environment["META_APP_SECRET_ID"] == {"Ref": "MetaAppSecret"}
+    assert environment["TIKTOK_CLIENT_SECRET_ID"] == {"Ref": "TikTokClientSecret"}
+    for name in ("MetaAppSecret", "TikTokClientSecret"):
+        assert "SecretString" not in props(name) and "GenerateSecretString" not in props(name)
+    (index,) = [i for i in props("ConnectionsTable")["GlobalSecondaryIndexes"] if i["IndexName"] == "PlatformUserIndex"]
+    assert index["KeySchema"] == [{"AttributeName": "platformUser", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert props("PlatformCallbacksFunction")["Role"] == {"Fn::GetAtt": ["PlatformCallbacksFunctionRole", "Arn"]}
+    statements = props("PlatformCallbacksFunctionRole")["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {action for statement in statements for action in statement["Action"]}
+    assert actions == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+    }
+    (query,) = [statement for statement in statements if statement["Action"] == ["dynamodb:Query"]]
+    assert query["Resource"] == {"Fn::Sub": "${ConnectionsTable.Arn}/index/PlatformUserIndex"}
+
+
+def test_provider_aliases_is_a_parameter_every_function_gets():
+    template = load_template()
+    assert template["Parameters"]["ProviderAliases"]["Default"] == (
+        "oauth_custom_instagram=instagram,oauth_custom_tiktok=tiktok"
+    )
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["PROVIDER_ALIASES"] == {"Ref": "ProviderAliases"}

@@ -205,3 +205,32 @@ def test_the_demo_runs_clean():
     assert run.returncode == 0, run.stdout + run.stderr
     assert "FAIL" not in run.stdout
     assert "Every step behaved as the design says." in run.stdout
+
+
+def test_the_platform_callbacks_run_on_the_local_stack_as_the_docs_show(stack, monkeypatch, capsys):
+    """docs/platform-callbacks.md: `make send EXAMPLE=created`, then Meta's and TikTok's callbacks, signed locally."""
+    from devtools import platform_send  # noqa: PLC0415 - only this test needs it
+
+    monkeypatch.setenv("CLERK_WEBHOOK_SECRET", stack.secret)
+    assert send.main(["--example", "created", "--user", "user_local", "--url", stack.webhook_url]) == 0
+    monkeypatch.setenv("META_APP_SECRET", stack.platform_secrets["MetaAppSecret"])
+    monkeypatch.setenv("TIKTOK_CLIENT_SECRET", stack.platform_secrets["TikTokClientSecret"])
+    assert platform_send.main(["--base-url", stack.url, "meta-deletion", "--user-id", "3506164961"]) == 0
+    (code,) = [item["confirmationCode"] for item in stack.table_items() if item["pk"].startswith("DATA_DELETION#")]
+    assert f"{stack.url}/platforms/meta/data-deletion/{code}" in capsys.readouterr().out
+    assert platform_send.main(["--base-url", stack.url, "meta-status", code]) == 0
+    status, result = platform_send.send(f"{stack.url}/platforms/meta/data-deletion/{code}")
+    assert (status, result["status"], result["rows_affected"]) == (200, "completed", 1)
+    rows = {item["sk"]: item for item in stack.table_items() if item["pk"] == "USER#user_local"}
+    assert "firstName" not in rows["CONNECTION#instagram#eac_user_local_ig"]["metadata"]
+
+    # The example's account was linked this second; TikTok's event time is whole seconds, so it comes a second later.
+    body = platform_send.tiktok_event_body("2871654691", create_time=int(time.time()) + 1)
+    signature = platform_send.tiktok_signature(stack.platform_secrets["TikTokClientSecret"], body)
+    status, result = platform_send.send(
+        stack.url + platform_send.TIKTOK_PATH, body=body, headers={"tiktok-signature": signature}
+    )
+    assert (status, result["expired"]) == (200, 1)
+    assert platform_send.send(stack.url + platform_send.TIKTOK_PATH, body=body)[0] == 401
+    rows = {item["sk"]: item for item in stack.table_items() if item["pk"] == "USER#user_local"}
+    assert rows["CONNECTION#tiktok#eac_user_local_tt"]["connectionStatus"] == "expired"

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,8 @@ class HttpRequest:
     headers: dict[str, str]
     # The exact bytes the client sent; None when the base64 flag lies about the body.
     body: bytes | None
+    # The route's `{name}` segments (pathParameters), e.g. {"code": ...} for GET /platforms/meta/data-deletion/{code}.
+    path_parameters: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, event: Mapping[str, object]) -> HttpRequest:
@@ -30,7 +32,12 @@ class HttpRequest:
             route_key=route_key if isinstance(route_key, str) else "",
             headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
             body=_raw_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))),
+            path_parameters=_string_map(event.get("pathParameters")),
         )
+
+
+def _string_map(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
@@ -43,7 +50,7 @@ def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
         return None
 
 
-def json_response(status: int, **fields: object) -> dict[str, object]:
+def json_response(status: int, /, **fields: object) -> dict[str, object]:
     """An HTTP API (payload 2.0) response with a JSON body."""
     return {
         "statusCode": status,
