@@ -248,9 +248,12 @@ def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
 
 
 def _platform_user_problems(item: Mapping[str, Any]) -> list[str]:
-    """The PlatformUserIndex attribute is exactly "<platform>#<platformUserId>", and absent without a platform id."""
+    """The PlatformUserIndex attribute is exactly "<platform>#<platformUserId>", and absent without a platform id
+    (none, or an empty one)."""
     platform_user_id = item.get("platformUserId")
-    expected = f"{item.get('platform')}#{platform_user_id}" if isinstance(platform_user_id, str) else None
+    expected = (
+        f"{item.get('platform')}#{platform_user_id}" if isinstance(platform_user_id, str) and platform_user_id else None
+    )
     if item.get("platformUser") != expected:
         return [f"platformUser {item.get('platformUser')!r} does not match the platform and platformUserId"]
     return []

@@ -258,7 +258,27 @@ def observed_calls(table: str, secret: str) -> dict[str, list[tuple[str, dict[st
     stream_calls = list(calls)
     calls.clear()
     reconcile_story()
-    return {"ClerkWebhookFunction": webhook_calls, "ConnectionStreamFunction": stream_calls, "ReconcileFunction": calls}
+    reconcile_calls = list(calls)
+    calls.clear()
+    platform_story()
+    return {
+        "ClerkWebhookFunction": webhook_calls,
+        "ConnectionStreamFunction": stream_calls,
+        "ReconcileFunction": reconcile_calls,
+        "PlatformCallbacksFunction": calls,
+    }
+
+
+def platform_story() -> None:
+    """Every store call of the platform callbacks: a Meta deletion with its record and status, a TikTok revocation."""
+    store = container.current().platform_store
+    account_id = external_account("eac_000", "oauth_x", updated_at=T0)["provider_user_id"]
+    (row,) = store.find_platform_account(Platform.TWITTER, account_id)
+    store.open_deletion_request("c" * 20, requested_at=None, received_at="2024-05-28T08:00:00.000Z")
+    assert store.erase_personal_data(row.user_id, row.key)
+    store.complete_deletion_request("c" * 20, rows_affected=1, completed_at="2024-05-28T08:00:01.000Z")
+    assert store.read_deletion_request("c" * 20) is not None
+    store.mark_revoked(row.user_id, row.key, revoked_at_ms=T0 + 10, reason="revoked", at="2024-05-28T08:00:02.000Z")
 
 
 def reconcile_story() -> None:
@@ -276,12 +296,14 @@ def reconcile_story() -> None:
 
 TABLE_ARN = {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
 STREAM_ARN = {"Fn::GetAtt": ["ConnectionsTable", "StreamArn"]}
+PLATFORM_INDEX_ARN = {"Fn::Sub": "${ConnectionsTable.Arn}/index/PlatformUserIndex"}
 # What the event source mapping reads the stream with (Lambda's documented execution role permissions).
 STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 LOG_GROUPS = {
     "ClerkWebhookFunction": "ClerkWebhookLogs",
     "ConnectionStreamFunction": "ConnectionStreamLogs",
     "ReconcileFunction": "ReconcileLogs",
+    "PlatformCallbacksFunction": "PlatformCallbacksLogs",
 }
 
 
@@ -300,6 +322,9 @@ def test_each_role_may_do_exactly_what_its_function_does_on_the_table_only(table
                 assert actions == ["dynamodb:ListStreams"], f"{function}: {actions} on every resource"
             elif statement["Resource"] == STREAM_ARN:
                 assert set(actions) <= STREAM_READ, f"{function}: {actions} on the stream"
+            elif statement["Resource"] == PLATFORM_INDEX_ARN:
+                assert actions == ["dynamodb:Query"], f"{function}: {actions} on the index"
+                granted |= set(actions)
             elif any(action.startswith("dynamodb:") for action in actions):
                 assert statement["Resource"] == TABLE_ARN, statement
                 granted |= set(actions)
@@ -317,6 +342,7 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
     resources = synthesized["Resources"]
     webhook = resources["ClerkWebhookFunctionRole"]["Properties"]
     stream = resources["ConnectionStreamFunctionRole"]["Properties"]
+    platform = resources["PlatformCallbacksFunctionRole"]["Properties"]
     for function, log_group in LOG_GROUPS.items():
         role = resources[f"{function}Role"]["Properties"]
         # No AWS managed policy: those allow writing to every log group and reading every stream in the account.
@@ -336,12 +362,20 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
         if any(action.startswith("secretsmanager:") for action in actions_of(s))
     ]
     assert secret_reads == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkWebhookSecret"})]
+    platform_reads = [
+        (actions_of(s), s["Resource"])
+        for s in statements_of(platform)
+        if any(action.startswith("secretsmanager:") for action in actions_of(s))
+    ]
+    secrets = [{"Ref": "MetaAppSecret"}, {"Ref": "TikTokClientSecret"}]
+    assert platform_reads == [(["secretsmanager:GetSecretValue"], secrets)]
     queue_writes = [(actions_of(s), s["Resource"]) for s in statements_of(stream) if "sqs:" in json.dumps(s["Action"])]
     assert queue_writes == [(["sqs:SendMessage"], {"Fn::GetAtt": ["StreamDeadLetterQueue", "Arn"]})]
     policies = [name for name, r in resources.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy")]
     assert sorted(policies) == [
         "ClerkWebhookFunctionRole",
         "ConnectionStreamFunctionRole",
+        "PlatformCallbacksFunctionRole",
         "ReconcileFunctionReconcileScheduleRole",
         "ReconcileFunctionRole",
     ]
@@ -352,15 +386,26 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
     assert reconcile_secrets == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkSecretKey"})]
     scheduler = resources["ReconcileFunctionReconcileScheduleRole"]["Properties"]
     assert [s["Resource"] for s in statements_of(scheduler)] == [{"Fn::GetAtt": ["ReconcileFunction", "Arn"]}]
-    for role in (webhook, stream, reconcile):
+    for role in (webhook, stream, reconcile, platform):
         principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
         assert principals == [{"Service": ["lambda.amazonaws.com"]}]
-    permission = next(r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission")["Properties"]
-    assert permission["Principal"] == "apigateway.amazonaws.com"
-    assert permission["SourceArn"]["Fn::Sub"][0].endswith("/POST/webhooks/clerk")  # only the webhook route
+    # API Gateway may invoke each function on its own routes only.
+    invocable: dict[str, set[str]] = {}
+    for permission in (r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"):
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        route = permission["SourceArn"]["Fn::Sub"][0].split("${__Stage__}", 1)[1]
+        invocable.setdefault(permission["FunctionName"]["Ref"], set()).add(route)
+    assert invocable == {
+        "ClerkWebhookFunction": {"/POST/webhooks/clerk"},
+        "PlatformCallbacksFunction": {
+            "/POST/platforms/meta/data-deletion",
+            "/GET/platforms/meta/data-deletion/*",
+            "/POST/platforms/tiktok/webhook",
+        },
+    }
 
 
-def test_the_http_api_is_throttled_on_its_one_route(synthesized):
+def test_the_http_api_is_throttled_on_its_routes(synthesized):
     resources = synthesized["Resources"]
     stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
     assert len(stages) == 1
@@ -372,8 +417,13 @@ def test_the_http_api_is_throttled_on_its_one_route(synthesized):
     rate, burst = parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]
     assert 0 < rate <= burst
     api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]
-    assert list(api["Body"]["paths"]) == ["/webhooks/clerk"]
-    assert list(api["Body"]["paths"]["/webhooks/clerk"]) == ["post"]
+    routes = {path: sorted(methods) for path, methods in api["Body"]["paths"].items()}
+    assert routes == {
+        "/webhooks/clerk": ["post"],
+        "/platforms/meta/data-deletion": ["post"],
+        "/platforms/meta/data-deletion/{code}": ["get"],
+        "/platforms/tiktok/webhook": ["post"],
+    }
     # Access logs record who called and the status, never headers or bodies (signatures, e-mails).
     assert "$request" not in stages[0]["AccessLogSettings"]["Format"]
 
