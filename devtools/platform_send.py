@@ -106,8 +106,13 @@ def _local_stack_secret(variable: str) -> str:
         state = read_state()
     except NoLocalStackError:
         return ""
-    credentials = {name.lower(): DUMMY_AWS_ENVIRONMENT[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    client = boto3.client("secretsmanager", endpoint_url=state.endpoint_url, region_name=state.region, **credentials)
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=state.endpoint_url,
+        region_name=state.region,
+        aws_access_key_id=DUMMY_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=DUMMY_AWS_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"],
+    )
     return str(client.get_secret_value(SecretId=LOCAL_SECRET_NAMES[variable])["SecretString"])
 
 

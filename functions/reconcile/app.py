@@ -40,9 +40,9 @@ def _publish(summary: ReconcileSummary, *, failed: bool) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
-    options = ReconcileOptions(mode=Mode(str(event.get("mode", Mode.FULL.value))))
-    margin = min(MAX_STOP_MARGIN_MS, int(context.get_remaining_time_in_millis() * STOP_SHARE))
     dependencies = container.current()
+    options = ReconcileOptions(mode=Mode(str(event.get("mode", Mode.FULL.value))), providers=dependencies.providers)
+    margin = min(MAX_STOP_MARGIN_MS, int(context.get_remaining_time_in_millis() * STOP_SHARE))
     try:
         summary = run_reconciliation(
             dependencies.settings.table_name,

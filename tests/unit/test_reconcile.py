@@ -9,7 +9,7 @@ import pytest
 from social_connections.apply_clerk_event import apply_deletion, apply_snapshot
 from social_connections.clerk_events import ClerkUser
 from social_connections.model import ConnectionKey, ConnectionStatus, ProfileStatus
-from social_connections.providers import Platform
+from social_connections.providers import Platform, ProviderMap
 from social_connections.reconcile import ReconcileFailedError, Reconciler
 from social_connections.reconcile_plan import Mode, ReconcileOptions, ReconcileSummary
 
@@ -249,3 +249,22 @@ def test_a_sample_run_neither_sweeps_nor_counts_as_finished():
     assert len(store.profiles) == 5
     assert store.reconcile_state.last_finished_started_at is None
     assert store.reconcile_state.cursor_mode is None
+
+
+def test_reconciliation_maps_providers_as_the_deployments_provider_aliases_do():
+    """A row the webhook stored through an alias must not look unlinked to reconciliation."""
+    user = seed_user(1)
+    user["external_accounts"].append(
+        {**user["external_accounts"][0], "id": "eac_custom_ig", "provider": "oauth_custom_ig"}
+    )
+    clerk = FakeClerkUsers()
+    clerk.put(user)
+    aliases = ProviderMap({"oauth_custom_ig": Platform.INSTAGRAM})
+    store = MemoryConnectionStore()
+    apply_snapshot(store, ClerkUser.model_validate(user), aliases)
+    key = ConnectionKey(Platform.INSTAGRAM, "eac_custom_ig")
+    assert reconcile(store, clerk, dry_run=True, providers=aliases).connections_disconnected == 0
+    clerk.put({**user, "updated_at": user["updated_at"] + 1})
+    summary = reconcile(store, clerk, providers=aliases)
+    assert (summary.users_updated, summary.connections_disconnected) == (1, 0)
+    assert store.rows[user["id"]][key].status is ConnectionStatus.CONNECTED

@@ -17,6 +17,7 @@ from social_connections.apply_clerk_event import Outcome, SyncResult
 from social_connections.clerk_events import ClerkUser
 from social_connections.connection_store import ConnectionStore
 from social_connections.model import ProfileStatus, StoredProfile
+from social_connections.providers import DEFAULT_PROVIDERS, ProviderMap
 from social_connections.snapshot_plan import desired_state, plan_sync
 
 DEFAULT_OVERLAP_MS: Final = 3_600_000
@@ -49,6 +50,8 @@ class ReconcileOptions:
     overlap_ms: int = DEFAULT_OVERLAP_MS
     workers: int = DEFAULT_WORKERS
     page_size: int = PAGE_SIZE
+    # The same provider mapping as the webhook (PROVIDER_ALIASES), or rows it stored would look unlinked here.
+    providers: ProviderMap = DEFAULT_PROVIDERS
 
 
 @dataclass
@@ -112,13 +115,13 @@ def needs_write(user: ClerkUser, profile: StoredProfile | None) -> bool:
     return profile.version is None or profile.version < user.updated_at
 
 
-def preview_snapshot(store: ConnectionStore, user: ClerkUser) -> SyncResult:
+def preview_snapshot(store: ConnectionStore, user: ClerkUser, providers: ProviderMap = DEFAULT_PROVIDERS) -> SyncResult:
     """What apply_snapshot would do, from one read and the same rules, writing nothing (dry run)."""
     stored = store.read_user(user.id)
     profile = stored.profile
     if profile is not None and not needs_write(user, profile):
         return SyncResult(Outcome.STALE, user.id)
-    plan = plan_sync(desired_state(user), stored.connections)
+    plan = plan_sync(desired_state(user, providers), stored.connections)
     return SyncResult(
         Outcome.APPLIED,
         user.id,

@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from social_connections.providers import DEFAULT_PROVIDER_ALIASES, Platform, ProviderAliasError, parse_provider_aliases
+from social_connections.providers import (
+    DEFAULT_PROVIDER_ALIASES,
+    Platform,
+    ProviderAliasError,
+    ProviderMap,
+    parse_provider_aliases,
+)
 
 DEFAULT_ERROR_THRESHOLD: Final = 3
 
@@ -77,6 +83,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if number < 1:
         raise SettingsError(f"{name} must be an integer >= 1, got {number}")
     return number
+
+
+def provider_map(environ: Mapping[str, str] | None = None) -> ProviderMap:
+    """The providers PROVIDER_ALIASES asks for (the operator's command, outside a Lambda); SettingsError if wrong."""
+    return ProviderMap(dict(_provider_aliases(os.environ if environ is None else environ)))
 
 
 def _provider_aliases(env: Mapping[str, str]) -> tuple[tuple[str, Platform], ...]:

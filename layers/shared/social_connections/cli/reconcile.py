@@ -25,7 +25,7 @@ from social_connections.cli.aws import EXIT_CONFIGURATION, EXIT_FAILED, dynamodb
 from social_connections.reconcile import ReconcileFailedError
 from social_connections.reconcile_plan import DEFAULT_WORKERS, Mode, ReconcileOptions, ReconcileSummary
 from social_connections.reconcile_run import run_reconciliation
-from social_connections.settings import SettingsError
+from social_connections.settings import SettingsError, provider_map
 
 STACK_OUTPUTS: Final = {"ConnectionsTableName": "TABLE_NAME", "ClerkSecretKeyArn": "CLERK_SECRET_KEY_ID"}
 
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if not table:
             raise SettingsError("TABLE_NAME is not set (or pass --table or --stack)")
         clerk_settings = ClerkApiSettings.from_environment(environment)
+        providers = provider_map(environment)
         client = dynamodb_client(args.endpoint_url, args.region)
     except (SettingsError, ClientError, BotoCoreError) as error:
         print(f"reconcile: {error}", file=sys.stderr)
@@ -65,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
     # moto's backend is not thread-safe: one worker against a local stack.
     workers = args.workers or (1 if is_loopback(endpoint) else DEFAULT_WORKERS)
-    options = ReconcileOptions(mode=Mode(args.mode), dry_run=args.dry_run, limit=args.limit, workers=workers)
+    options = ReconcileOptions(
+        mode=Mode(args.mode), dry_run=args.dry_run, limit=args.limit, workers=workers, providers=providers
+    )
     progress = ProgressBar() if sys.stderr.isatty() else None
     try:
         summary = run_reconciliation(table, client, clerk_settings, options, on_progress=progress)
