@@ -223,7 +223,9 @@ class ScriptedContext(LambdaContextStub):
 
 def test_the_function_stops_before_its_timeout_and_the_next_run_resumes(clerk_api, monkeypatch):
     app = importlib.import_module("functions.reconcile.app")
-    monkeypatch.setattr(app, "ReconcileOptions", lambda mode: ReconcileOptions(mode=mode, page_size=5, workers=2))
+    monkeypatch.setattr(
+        app, "ReconcileOptions", lambda mode, **given: ReconcileOptions(mode=mode, page_size=5, workers=2, **given)
+    )
     # At start 900 s left (margin 60 s); two pages in, 30 s left: stop.
     first = app.lambda_handler({"mode": "full"}, ScriptedContext([900_000, 800_000, 700_000, 30_000]))
     assert first["finished"] is False and first["usersUpdated"] == 10
