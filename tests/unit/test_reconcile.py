@@ -261,7 +261,7 @@ def test_reconciliation_maps_providers_as_the_deployments_provider_aliases_do():
     clerk.put(user)
     aliases = ProviderMap({"oauth_custom_ig": Platform.INSTAGRAM})
     store = MemoryConnectionStore()
-    apply_snapshot(store, ClerkUser.model_validate(user), aliases)
+    apply_snapshot(store, ClerkUser.model_validate(user), providers=aliases)
     key = ConnectionKey(Platform.INSTAGRAM, "eac_custom_ig")
     assert reconcile(store, clerk, dry_run=True, providers=aliases).connections_disconnected == 0
     clerk.put({**user, "updated_at": user["updated_at"] + 1})

@@ -159,7 +159,7 @@ class Reconciler:
     def _apply_one(self, user: ClerkUser) -> SyncResult:
         if self._options.dry_run:
             return preview_snapshot(self._store, user, self._options.providers)
-        return apply_snapshot(self._store, user, self._options.providers)
+        return apply_snapshot(self._store, user, providers=self._options.providers)
 
     def _sweep(self, run: _Run, pool: ThreadPoolExecutor) -> bool:
         """`full` only: active users Clerk did not list are looked up by id; the ones Clerk lacks are tombstoned."""
