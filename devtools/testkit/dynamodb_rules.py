@@ -237,6 +237,11 @@ def install(client: BaseClient) -> None:
     )
 
 
+def uninstall(client: BaseClient) -> None:
+    """Stop checking this client: for the tests that ask DynamoDB Local itself what it refuses."""
+    client.meta.events.unregister("before-parameter-build.dynamodb", unique_id="devtools.testkit.dynamodb_rules")
+
+
 _create_client = Session.create_client
 
 

@@ -11,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from devtools.testkit.dynamodb_local import DynamoDBLocal, stream_round_trip
+from devtools.testkit.dynamodb_rules import uninstall
 
 MISSING_TOOLS = [tool for tool in ("java", "javac", "npm") if shutil.which(tool) is None]
 pytestmark = [
@@ -76,8 +77,10 @@ def test_rejects_an_empty_names_map_and_unused_values_as_aws_does(local, names, 
         _create_table(local, table)
     extra = {} if names is None else {"ExpressionAttributeNames": names}
 
+    client = local.client()
+    uninstall(client)  # DynamoDB Local itself must refuse these, not the tests' request check
     with pytest.raises(ClientError) as refused:
-        local.client().update_item(
+        client.update_item(
             TableName=table,
             Key={"pk": {"S": "a"}},
             UpdateExpression="SET n = :v",
