@@ -2,7 +2,12 @@
 
 Each request becomes the event API Gateway would send (header names lower-cased, repeated headers comma-joined,
 binary bodies base64-encoded), and the function's answer becomes the HTTP response. Unrouted requests get the
-HTTP API's own 404, a function that raises gets its 500.
+HTTP API's own 404, a function that raises gets its 500. Routes with `{name}` segments match as API Gateway's do
+(the event carries the matched routeKey and pathParameters). A route's authorizer is played as well: a JWT one
+checks the bearer token against the local issuer's key (`local_jwt`), AWS_IAM routes accept unsigned calls (locally
+only; deployed, API Gateway demands SigV4). The local issuer's JWKS and a token minting route for `make dev` are
+served under /.well-known/jwks.json and POST /_local/session-token?sub=USER_ID; GET /_local/env gives `export`
+lines for a developer's shell.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import shlex
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -17,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devtools.local_jwt import LocalJwtIssuer
 from devtools.testkit.deliveries import http_api_event
 from devtools.testkit.template import HttpRoute
 
@@ -113,8 +120,20 @@ def http_response(result: Any) -> Response:
 class HttpApiGateway:
     """WSGI app: routes requests to functions as the template's HttpApi events declare them."""
 
-    def __init__(self, routes: Mapping[HttpRoute, Invoke]) -> None:
+    def __init__(
+        self,
+        routes: Mapping[HttpRoute, Invoke],
+        *,
+        authorizers: Mapping[HttpRoute, str] | None = None,
+        jwt_issuer: LocalJwtIssuer | None = None,
+        cors_origins: Iterable[str] = (),
+    ) -> None:
         self._routes = dict(routes)
+        self._authorizers = dict(authorizers or {})
+        self.jwt_issuer = jwt_issuer
+        self._cors_origins = frozenset(cors_origins)
+        # `export` lines for a developer's shell (GET /_local/env): where the local stack's pieces listen.
+        self.shell_environment: dict[str, str] = {}
 
     def _match(self, method: str, path: str) -> tuple[HttpRoute, Invoke, dict[str, str]] | None:
         exact = HttpRoute(method, path)
@@ -127,21 +146,75 @@ class HttpApiGateway:
         return None
 
     def dispatch(self, request: Request) -> Response:
+        local = self._local_route(request)
+        if local is not None:
+            return local
         matched = self._match(request.method, request.path)
         if matched is None:
             return _message(404, "Not Found")
         route, invoke, parameters = matched
         if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
             return _message(413, "Request Entity Too Large")
+        authorizer = self._authorize(route, request)
+        if authorizer is None:
+            return self._cors(request, _message(401, "Unauthorized"))
         event = api_event(request, request.get_data(cache=False), route)
         if parameters:
             event["pathParameters"] = parameters
+        if authorizer:
+            event["requestContext"]["authorizer"] = authorizer
         try:
             result = invoke(event)
         except Exception:
             logger.exception("function failed on %s %s", request.method, request.path)
             return _message(500, "Internal Server Error")
-        return http_response(result)
+        return self._cors(request, http_response(result))
+
+    def _authorize(self, route: HttpRoute, request: Request) -> dict[str, Any] | None:
+        """What API Gateway puts in requestContext.authorizer ({} for an open route), or None: a 401."""
+        name = self._authorizers.get(route)
+        if name is None:
+            return {}
+        if name == "AWS_IAM":
+            # Locally unsigned calls pass; deployed, API Gateway rejects them before the function runs.
+            return {"iam": {"accountId": "local", "userArn": "local", "callerId": "local"}}
+        claims = self.jwt_issuer.verify(request.headers.get("Authorization")) if self.jwt_issuer else None
+        if claims is None:
+            return None
+        return {"jwt": {"claims": {key: str(value) for key, value in claims.items()}, "scopes": None}}
+
+    def _local_route(self, request: Request) -> Response | None:
+        if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            return self._cors(request, Response(status=204))
+        if (request.method, request.path) == ("GET", "/_local/env"):
+            lines = [f"export {name}={shlex.quote(value)}" for name, value in self.shell_environment.items()]
+            return Response("\n".join(lines) + "\n", content_type="text/plain")
+        return self._token_route(request)
+
+    def _token_route(self, request: Request) -> Response | None:
+        """The local issuer's JWKS, and session tokens minted for a `sub` (what Clerk's Frontend API does)."""
+        if self.jwt_issuer is None:
+            return None
+        if (request.method, request.path) == ("GET", "/.well-known/jwks.json"):
+            return Response(json.dumps(self.jwt_issuer.jwks()), content_type="application/json")
+        if (request.method, request.path) != ("POST", "/_local/session-token"):
+            return None
+        subject = request.args.get("sub", "")
+        if not subject:
+            return _message(400, "sub is required")
+        return Response(self.jwt_issuer.mint(subject), content_type="text/plain")
+
+    def _cors(self, request: Request, response: Response) -> Response:
+        """API Gateway's CORS answer: headers only for an allowed origin, never a wildcard."""
+        origin = request.headers.get("Origin")
+        if origin and origin in self._cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = "GET"
+                response.headers["Access-Control-Allow-Headers"] = "authorization"
+                response.headers["Access-Control-Max-Age"] = "600"
+        return response
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.dispatch(Request(environ))(environ, start_response)

@@ -36,6 +36,7 @@ from social_connections.cli.local_stack import LocalStackState
 from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers
 from devtools.local_console import LocalConsole
 from devtools.local_gateway import LOOPBACK, HttpApiGateway, LocalServer
+from devtools.local_jwt import LocalJwtIssuer
 from devtools.local_state import remove_state, write_state
 from devtools.local_stream import StreamPoller
 from devtools.testkit.aws import ACCOUNT_ID, DUMMY_AWS_ENVIRONMENT, REGION, LambdaContextStub
@@ -157,6 +158,7 @@ class LocalStack:
         users = clerk_users or FakeClerkUsers.seeded(DEFAULT_SEEDED_CLERK_USERS, extra_ids=LOCAL_CLERK_USERS)
         self.clerk_api = FakeClerkApi(users)
         self._clerk_api_running = False
+        self._gateway: HttpApiGateway | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -181,8 +183,12 @@ class LocalStack:
             self._set_environment(function_environment(references, template=self._template))
             _forget_clients()
             self.functions = {name: LocalFunction(spec) for name, spec in self._template.functions.items()}
-            gateway = HttpApiGateway(self._routes())
+            self._gateway = self._http_api(references)
+            gateway = self._gateway
             self._server = LocalServer(self._console.gateway(gateway) if self._console else gateway, self._port)
+            # Locally the session tokens' issuer is this gateway (it serves the JWKS), as Clerk's Frontend API is.
+            self._gateway.jwt_issuer = LocalJwtIssuer(self._server.url, self._jwt_audience(references))
+            self._gateway.shell_environment = self._shell_environment()
             self._pollers = self._stream_pollers(references)
             self._server.start()
             if self._poll_interval is not None:
@@ -228,6 +234,12 @@ class LocalStack:
     def webhook_url(self) -> str:
         route = self._template.functions[WEBHOOK_FUNCTION].routes[0]
         return self.url + route.path
+
+    def session_token(self, user_id: str, **claims: Any) -> str:
+        """A session token for `user_id` signed by this stack's key, as Clerk issues them (iss/aud overridable)."""
+        if self._gateway is None or self._gateway.jwt_issuer is None:
+            raise RuntimeError("the local stack is not running")
+        return self._gateway.jwt_issuer.mint(user_id, **claims)
 
     def wait_for_stream_idle(self, timeout_seconds: float = 60.0) -> int:
         """Deliver every stream record written so far (and those the stream function writes in turn).
@@ -318,6 +330,37 @@ class LocalStack:
     def _routes(self) -> dict[HttpRoute, Callable[[dict[str, Any]], Any]]:
         return {route: function.invoke for function in self.functions.values() for route in function.spec.routes}
 
+    def _shell_environment(self) -> dict[str, str]:
+        """What `clerk-connections` needs to reach this stack from another shell (dummy credentials, fake Clerk key)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            **DUMMY_AWS_ENVIRONMENT,
+            "TABLE_NAME": self.table_name,
+            "CLERK_API_URL": self.clerk_api.url,
+            "CLERK_SECRET_KEY": self.clerk_api.secret_key,
+        }
+
+    def _http_api(self, references: References) -> HttpApiGateway:
+        authorizers = {
+            route: name for function in self.functions.values() for route, name in function.spec.route_authorizers
+        }
+        cors = self._http_api_properties().get("CorsConfiguration", {})
+        origins = [references.resolve(origin) for origin in cors.get("AllowOrigins", [])]
+        return HttpApiGateway(self._routes(), authorizers=authorizers, cors_origins=origins)
+
+    def _jwt_audience(self, references: References) -> str:
+        authorizers = self._http_api_properties().get("Auth", {}).get("Authorizers", {})
+        for authorizer in authorizers.values():
+            audience = authorizer.get("JwtConfiguration", {}).get("audience", [])
+            if audience:
+                return references.resolve(audience[0])
+        return "local"
+
+    def _http_api_properties(self) -> dict[str, Any]:
+        for logical_id in self._template.resources_of_type("AWS::Serverless::HttpApi"):
+            return dict(self._template.resources[logical_id].get("Properties", {}))
+        return {}
+
     def _stream_pollers(self, references: References) -> list[StreamPoller]:
         streams = boto3.client("dynamodbstreams")
         pollers: list[StreamPoller] = []
@@ -387,6 +430,8 @@ def _banner(stack: LocalStack, state: Path, *, secret_exported: bool) -> str:
             "(local secrets; docs/platform-callbacks.md)",
             f"  moto      {stack.endpoint_url} (table {stack.table_name}, region {REGION}, any access key)",
             f"  clerk     fake Backend API at {stack.clerk_api.url} ({len(stack.clerk_api.users.users)} users)",
+            f"  api       GET {stack.url}/users/user_local/connections   (docs/connections-api.md)",
+            f"  token     curl -s -X POST '{stack.url}/_local/session-token?sub=user_local'   (for /me)",
             f"  reconcile {aws} AWS_DEFAULT_REGION={REGION} TABLE_NAME={stack.table_name} "
             f"CLERK_API_URL={stack.clerk_api.url} CLERK_SECRET_KEY={stack.clerk_api.secret_key} "
             ".venv/bin/clerk-connections reconcile --dry-run",

@@ -19,6 +19,7 @@ from social_connections.model import (
     ProfileStatus,
     ProfileWrite,
     ReconcileState,
+    RowTimes,
     StoredConnection,
     StoredProfile,
     StoredUser,
@@ -79,7 +80,10 @@ class MemoryConnectionStore:
             old = rows.get(upsert.desired.key)
             status = upsert.set_status or (old.status if old else upsert.desired.status)
             errors = 0 if upsert.reset_errors or old is None else old.error_count
-            rows[upsert.desired.key] = StoredConnection(upsert.desired.key, status, errors, upsert.desired.details)
+            times = RowTimes(synced_at, synced_at) if old is None else replace(old.times, updated_at=synced_at)
+            rows[upsert.desired.key] = StoredConnection(
+                upsert.desired.key, status, errors, upsert.desired.details, times
+            )
         for key in plan.disconnects:
             rows[key] = replace(
                 rows[key], status=ConnectionStatus.DISCONNECTED, details=without_personal_data(rows[key].details)
@@ -117,7 +121,8 @@ class MemoryConnectionStore:
         row = self.rows.get(user_id, {}).get(key)
         if row is None:
             return False
-        self.rows[user_id][key] = replace(row, error_count=row.error_count + 1)
+        times = replace(row.times, last_error=error)
+        self.rows[user_id][key] = replace(row, error_count=row.error_count + 1, times=times)
         self.last_errors[(user_id, key)] = error
         return True
 

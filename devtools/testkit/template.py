@@ -73,6 +73,8 @@ class FunctionSpec:
     environment: dict[str, Any]
     routes: tuple[HttpRoute, ...] = ()
     streams: tuple[StreamMapping, ...] = ()
+    # The routes that name an authorizer (`Auth.Authorizer`: a JWT authorizer's name, or AWS_IAM).
+    route_authorizers: tuple[tuple[HttpRoute, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,14 @@ def _function_spec(logical_id: str, properties: Mapping[str, Any], globals_: Map
     module, handler = _module_for(str(merged["CodeUri"]), str(merged["Handler"]))
     routes: list[HttpRoute] = []
     streams: list[StreamMapping] = []
+    authorizers: list[tuple[HttpRoute, str]] = []
     for event in properties.get("Events", {}).values():
         event_properties = event.get("Properties", {})
         if event["Type"] == "HttpApi":
             routes.append(HttpRoute(str(event_properties["Method"]).upper(), str(event_properties["Path"])))
+            authorizer = event_properties.get("Auth", {}).get("Authorizer")
+            if authorizer:
+                authorizers.append((routes[-1], str(authorizer)))
         elif event["Type"] == "DynamoDB":
             streams.append(_stream_mapping(event_properties))
     return FunctionSpec(
@@ -134,6 +140,7 @@ def _function_spec(logical_id: str, properties: Mapping[str, Any], globals_: Map
         environment=environment,
         routes=tuple(routes),
         streams=tuple(streams),
+        route_authorizers=tuple(authorizers),
     )
 
 

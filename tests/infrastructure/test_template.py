@@ -102,12 +102,15 @@ def test_the_webhook_has_a_concurrency_ceiling_and_an_alarm_on_forged_requests()
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_webhook_route_is_throttled_logged_and_has_no_cors():
+def test_webhook_route_is_throttled_logged_and_cors_allows_only_the_apps_origin():
     api = props("WebhookHttpApi")
     assert api["DefaultRouteSettings"]["ThrottlingRateLimit"]
     assert api["DefaultRouteSettings"]["ThrottlingBurstLimit"]
     assert "DestinationArn" in api["AccessLogSettings"]
-    assert "CorsConfiguration" not in api
+    # CORS is API-wide on an HTTP API: one origin (a parameter), never a wildcard; the webhook needs none.
+    assert api["CorsConfiguration"]["AllowOrigins"] == [{"Ref": "AppOrigin"}]
+    assert "*" not in str(api["CorsConfiguration"])
+    assert "DefaultAuthorizer" not in api["Auth"]
     event = props("ClerkWebhookFunction")["Events"]["ClerkWebhook"]
     assert event == {
         "Type": "HttpApi",
@@ -242,6 +245,7 @@ def test_plain_sam_build_ships_bytecode_for_every_module(tmp_path):
         "ConnectionStreamFunction": "app.py",
         "ReconcileFunction": "app.py",
         "PlatformCallbacksFunction": "app.py",
+        "ConnectionsApiFunction": "app.py",
     }
     for name, expected in artifacts.items():
         sources = sorted((build_dir / name).rglob("*.py"))
@@ -293,3 +297,56 @@ def test_provider_aliases_is_a_parameter_every_function_gets():
         "oauth_custom_instagram=instagram,oauth_custom_tiktok=tiktok"
     )
     assert template["Globals"]["Function"]["Environment"]["Variables"]["PROVIDER_ALIASES"] == {"Ref": "ProviderAliases"}
+
+
+# ---- the connections API (docs/connections-api.md) ----------------------------------------------------------------
+
+
+def test_connections_api_routes_and_their_authorization():
+    events = props("ConnectionsApiFunction")["Events"]
+    routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"]["Auth"] for e in events.values()}
+    assert all(
+        e["Type"] == "HttpApi" and e["Properties"]["ApiId"] == {"Ref": "WebhookHttpApi"} for e in events.values()
+    )
+    assert routes == {
+        ("GET", "/me/connections"): {"Authorizer": "ClerkSessionToken"},
+        ("GET", "/users/{userId}/connections"): {"Authorizer": "AWS_IAM"},
+        ("POST", "/users/{userId}/connections/{platform}/{externalAccountId}/results"): {"Authorizer": "AWS_IAM"},
+        ("GET", "/users/{userId}/connections/{platform}/token"): {"Authorizer": "AWS_IAM"},
+    }
+    auth = props("WebhookHttpApi")["Auth"]
+    # Deployed, an unsigned internal call never reaches the function: API Gateway's IAM authorizer refuses it.
+    assert auth["EnableIamAuthorizer"] is True
+    jwt = auth["Authorizers"]["ClerkSessionToken"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["JwtConfiguration"] == {
+        "issuer": {"Ref": "SessionTokenIssuer"},
+        "audience": [{"Ref": "SessionTokenAudience"}],
+    }
+    parameters = load_template()["Parameters"]
+    assert parameters["SessionTokenIssuer"]["AllowedPattern"].startswith("^https://")
+    assert "*" in parameters["AppOrigin"]["AllowedPattern"]  # excluded by the pattern's [^*/]
+
+
+def test_connections_api_is_least_privilege():
+    function = props("ConnectionsApiFunction")
+    assert function["Role"] == {"Fn::GetAtt": ["ConnectionsApiFunctionRole", "Arn"]} and "Policies" not in function
+    (policy,) = props("ConnectionsApiFunctionRole")["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["OwnLogGroupOnly"]["Resource"] == {"Fn::GetAtt": ["ConnectionsApiLogs", "Arn"]}
+    assert statements["ReadConnections"]["Action"] == ["dynamodb:Query"]
+    update = statements["RecordPublishResultsOnly"]
+    assert update["Action"] == ["dynamodb:UpdateItem"]
+    allowed = update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    assert set(allowed) == {"pk", "sk", "errorCount", "lastError", "lastErrorAt"}  # never connectionStatus
+    assert statements["ReadClerkSecretKey"] == {
+        "Sid": "ReadClerkSecretKey",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": {"Ref": "ClerkSecretKey"},
+    }
+    actions = [action for s in statements.values() for action in s["Action"]]
+    assert not any(action.endswith("*") for action in actions)
+    assert function["Environment"]["Variables"]["CLERK_SECRET_KEY_ID"] == {"Ref": "ClerkSecretKey"}
+    assert function["LoggingConfig"] == {"LogGroup": {"Ref": "ConnectionsApiLogs"}}
+    assert function["Timeout"] < 30  # API Gateway's integration timeout

@@ -304,6 +304,7 @@ LOG_GROUPS = {
     "ConnectionStreamFunction": "ConnectionStreamLogs",
     "ReconcileFunction": "ReconcileLogs",
     "PlatformCallbacksFunction": "PlatformCallbacksLogs",
+    "ConnectionsApiFunction": "ConnectionsApiLogs",
 }
 
 
@@ -375,10 +376,14 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
     assert sorted(policies) == [
         "ClerkWebhookFunctionRole",
         "ConnectionStreamFunctionRole",
+        "ConnectionsApiFunctionRole",
         "PlatformCallbacksFunctionRole",
         "ReconcileFunctionReconcileScheduleRole",
         "ReconcileFunctionRole",
     ]
+    api = resources["ConnectionsApiFunctionRole"]["Properties"]
+    api_secrets = [(actions_of(s), s["Resource"]) for s in statements_of(api) if "secretsmanager:" in str(s)]
+    assert api_secrets == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkSecretKey"})]
     reconcile = resources["ReconcileFunctionRole"]["Properties"]
     reconcile_secrets = [
         (actions_of(s), s["Resource"]) for s in statements_of(reconcile) if "secretsmanager:" in str(s)
@@ -386,7 +391,7 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
     assert reconcile_secrets == [(["secretsmanager:GetSecretValue"], {"Ref": "ClerkSecretKey"})]
     scheduler = resources["ReconcileFunctionReconcileScheduleRole"]["Properties"]
     assert [s["Resource"] for s in statements_of(scheduler)] == [{"Fn::GetAtt": ["ReconcileFunction", "Arn"]}]
-    for role in (webhook, stream, reconcile, platform):
+    for role in (webhook, stream, reconcile, platform, api):
         principals = [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]]
         assert principals == [{"Service": ["lambda.amazonaws.com"]}]
     # API Gateway may invoke each function on its own routes only.
@@ -402,10 +407,16 @@ def test_secret_access_and_other_grants_are_scoped(synthesized):
             "/GET/platforms/meta/data-deletion/*",
             "/POST/platforms/tiktok/webhook",
         },
+        "ConnectionsApiFunction": {
+            "/GET/me/connections",
+            "/GET/users/*/connections",
+            "/GET/users/*/connections/*/token",
+            "/POST/users/*/connections/*/*/results",
+        },
     }
 
 
-def test_the_http_api_is_throttled_on_its_routes(synthesized):
+def test_the_http_api_is_throttled_on_every_route(synthesized):
     resources = synthesized["Resources"]
     stages = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
     assert len(stages) == 1
@@ -417,21 +428,30 @@ def test_the_http_api_is_throttled_on_its_routes(synthesized):
     rate, burst = parameters["ThrottlingRateLimit"]["Default"], parameters["ThrottlingBurstLimit"]["Default"]
     assert 0 < rate <= burst
     api = next(r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]
-    routes = {path: sorted(methods) for path, methods in api["Body"]["paths"].items()}
-    assert routes == {
+    paths = api["Body"]["paths"]
+    routes = {path: sorted(methods) for path, methods in paths.items()}
+    # Svix, Meta and TikTok sign their calls and the functions verify them: no authorizer on those routes.
+    signed = {
         "/webhooks/clerk": ["post"],
         "/platforms/meta/data-deletion": ["post"],
         "/platforms/meta/data-deletion/{code}": ["get"],
         "/platforms/tiktok/webhook": ["post"],
     }
+    assert {path: routes[path] for path in signed} == signed
+    assert not [op for path in signed for op in paths[path].values() if op.get("security")]
+    # Every other route is the connections API's, each behind an authorizer (JWT on /me, AWS_IAM on the rest).
+    others = [operation for path, item in paths.items() if path not in signed for operation in item.values()]
+    assert len(others) == 4 and all(operation.get("security") for operation in others)
     # Access logs record who called and the status, never headers or bodies (signatures, e-mails).
     assert "$request" not in stages[0]["AccessLogSettings"]["Format"]
 
 
-def test_no_cors_anywhere(synthesized, table, secret):
+def test_cors_only_for_the_apps_origin_and_never_from_the_webhook(synthesized, table, secret):
     api = next(r for r in synthesized["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api")["Properties"]
-    assert "CorsConfiguration" not in api
-    assert "x-amazon-apigateway-cors" not in json.dumps(api)
+    cors = api["Body"]["x-amazon-apigateway-cors"]
+    # One origin (the AppOrigin parameter) for the app's GET /me/connections; never a wildcard.
+    assert cors["allowOrigins"] == [load_template()["Parameters"]["AppOrigin"]["Default"]]
+    assert cors["allowMethods"] == ["GET"] and "*" not in json.dumps(cors)
     assert "Cors" not in json.dumps(load_template().get("Globals", {}))
     preflight = http_api_event("", {"origin": "https://evil.example", "access-control-request-method": "POST"})
     preflight["requestContext"]["http"]["method"] = "OPTIONS"

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from social_connections.clerk_oauth import OAuthToken, clerk_error_code, oauth_tokens_from
 from social_connections.clerk_settings import ClerkApiSettings
 
 MAX_PAGE_SIZE: Final = 500
@@ -26,6 +27,8 @@ RATE_WINDOW_SECONDS: Final = 10.0
 MAX_ATTEMPTS: Final = 6
 MAX_RETRY_AFTER_SECONDS: Final = 60.0
 REQUEST_TIMEOUT_SECONDS: Final = 30.0
+# A caller waits for a token behind API Gateway's 30 s: one try, bounded well inside the function's timeout.
+TOKEN_TIMEOUT_SECONDS: Final = 5.0
 USER_AGENT: Final = "clerk-social-connections-reconcile"
 
 RawUser = dict[str, object]
@@ -41,6 +44,23 @@ class ClerkAuthError(ClerkApiError):
 
 class ClerkResponseError(ClerkApiError):
     """Clerk answered 2xx with something that is not the documented shape."""
+
+
+class ClerkRateLimitedError(ClerkApiError):
+    """Clerk answered 429 to a call that is not retried here; `retry_after` is its Retry-After, in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Clerk is rate limiting; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class ClerkRefusedError(ClerkApiError):
+    """Clerk answered a 4xx about this request, not the key: `code` is Clerk's, e.g. oauth_token_retrieval_error."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"Clerk refused (HTTP {status}, {code or 'no code'})")
+        self.status = status
+        self.code = code
 
 
 @dataclass
@@ -115,6 +135,29 @@ class ClerkClient:
         query = [("limit", str(MAX_IDS_PER_LOOKUP)), *(("user_id", user_id) for user_id in user_ids)]
         return _user_list(self._get("/users", query))
 
+    def oauth_access_tokens(self, user_id: str, provider: str) -> list[OAuthToken]:
+        """A user's fresh tokens for `provider` (prefixed, e.g. oauth_x), in one try: a caller is waiting."""
+        path = (
+            f"/users/{urllib.parse.quote(user_id, safe='')}/oauth_access_tokens/{urllib.parse.quote(provider, safe='')}"
+        )
+        self._ceiling.acquire()
+        self._count(requests=1)
+        try:
+            body = self._send(f"{self._base}{path}", timeout=TOKEN_TIMEOUT_SECONDS)
+        except urllib.error.HTTPError as error:
+            if error.code == 429:
+                self._count(waits=1)
+                raise ClerkRateLimitedError(max(1, round(_retry_after(error.headers.get("Retry-After"), 0)))) from None
+            if error.code in {401, 403} or error.code >= 500:
+                raise _final_error("/users/{id}/oauth_access_tokens", error) from None
+            raise ClerkRefusedError(error.code, clerk_error_code(error.read())) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            raise ClerkApiError(f"Clerk unreachable ({type(error).__name__})") from None
+        try:
+            return oauth_tokens_from(body)
+        except ValueError as problem:
+            raise ClerkResponseError(f"oauth_access_tokens answered an unexpected shape: {problem}") from None
+
     def _get(self, path: str, query: list[tuple[str, str]]) -> object:
         url = f"{self._base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         last_problem = "no attempt made"
@@ -137,13 +180,13 @@ class ClerkClient:
                 self._sleep(delay)
         raise ClerkApiError(f"GET {path} failed after {self._max_attempts} attempts: {last_problem}")
 
-    def _send(self, url: str) -> object:
+    def _send(self, url: str, timeout: float = REQUEST_TIMEOUT_SECONDS) -> object:
         # The URL is Clerk's (or the configured fake's): an operator setting, not user input.
         request = urllib.request.Request(  # noqa: S310
             url,
             headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json", "User-Agent": USER_AGENT},
         )
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             raw = response.read()
         try:
             return json.loads(raw)

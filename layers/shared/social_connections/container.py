@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from social_connections.clerk_api import ClerkClient
     from social_connections.signatures import SignatureVerifier
 
 SECRET_MAX_AGE_SECONDS: Final = 300
@@ -91,6 +92,13 @@ class Container:
         if not isinstance(value, str) or not value.strip():
             raise CallbackSecretError(f"{variable} in Secrets Manager must be a non-empty string")
         return value
+
+    @cached_property
+    def clerk_client(self) -> ClerkClient:
+        """One Backend API client per container, so its rate ceiling spans invocations (the connections API)."""
+        from social_connections.clerk_api import ClerkClient  # noqa: PLC0415 - only the token route needs it
+
+        return ClerkClient(self.clerk_api, self.clerk_api.secret_key())
 
     def signature_verifier(self) -> SignatureVerifier:
         """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""

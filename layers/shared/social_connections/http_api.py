@@ -21,8 +21,12 @@ class HttpRequest:
     headers: dict[str, str]
     # The exact bytes the client sent; None when the base64 flag lies about the body.
     body: bytes | None
-    # The route's `{name}` segments (pathParameters), e.g. {"code": ...} for GET /platforms/meta/data-deletion/{code}.
+    # What API Gateway matched and checked on the route: its `{name}` segments (pathParameters, e.g. {"code": ...} for
+    # GET /platforms/meta/data-deletion/{code}), the query, and the `sub` of a session token its JWT authorizer
+    # accepted (None on routes without one).
     path_parameters: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    jwt_subject: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, object]) -> HttpRequest:
@@ -33,11 +37,21 @@ class HttpRequest:
             headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
             body=_raw_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))),
             path_parameters=_string_map(event.get("pathParameters")),
+            query=_string_map(event.get("queryStringParameters")),
+            jwt_subject=_jwt_subject(event.get("requestContext")),
         )
 
 
 def _string_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+
+
+def _jwt_subject(context: object) -> str | None:
+    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    subject = claims.get("sub") if isinstance(claims, Mapping) else None
+    return subject if isinstance(subject, str) and subject else None
 
 
 def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
@@ -56,5 +70,15 @@ def json_response(status: int, /, **fields: object) -> dict[str, object]:
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps(fields),
+        "isBase64Encoded": False,
+    }
+
+
+def json_body_response(status: int, body: object, headers: Mapping[str, str] | None = None) -> dict[str, object]:
+    """An HTTP API (payload 2.0) response with any JSON body and extra headers (Cache-Control, Retry-After)."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json", **(headers or {})},
+        "body": json.dumps(body),
         "isBase64Encoded": False,
     }

@@ -58,11 +58,22 @@ class AccountDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class RowTimes:
+    """When a row was first connected and last changed, and its last failure: shown to apps, never planned on."""
+
+    connected_at: str | None = None
+    updated_at: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredConnection:
     key: ConnectionKey
     status: ConnectionStatus
     error_count: int
     details: AccountDetails
+    # Left out of equality: the stores stamp their own clocks, and no rule depends on these.
+    times: RowTimes = field(default_factory=RowTimes, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from social_connections.cli.api import add_api_argument, call_api
 from social_connections.cli.aws import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
@@ -24,6 +25,7 @@ from social_connections.cli.aws import (
     open_target,
 )
 from social_connections.clock import iso_from_millis
+from social_connections.connections_api_models import ConnectionList
 from social_connections.storage import DynamoDBConnectionStore
 from social_connections.storage.items import CONNECTION_PREFIX, PROFILE_SK
 
@@ -77,10 +79,36 @@ def add_to(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser = subcommands.add_parser("connections", help="a user's stored connections as a table (no e-mail or names)")
     parser.add_argument("user_id", help="the Clerk user id (user_...)")
     add_target_arguments(parser)
+    add_api_argument(parser)
     parser.set_defaults(run=run)
 
 
+def _api_items(listing: ConnectionList) -> list[dict[str, object]]:
+    """The API's connections as the table's attribute names, so both ways print the same table."""
+    return [
+        {
+            "sk": f"{CONNECTION_PREFIX}{c.platform.value}#{c.externalAccountId}",
+            "platform": c.platform.value,
+            "externalAccountId": c.externalAccountId,
+            "connectionStatus": c.status.value,
+            "platformUsername": c.username,
+            "errorCount": c.errorCount,
+            "connectedAt": c.connectedAt,
+            "updatedAt": c.updatedAt,
+        }
+        for c in listing.connections
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.api:
+        listing = call_api(args.api, args.region, lambda api: api.connections(args.user_id))
+        if isinstance(listing, int):
+            return listing
+        rows = connection_rows(_api_items(listing))
+        table = format_table([title for title, _ in COLUMNS], rows) if rows else "no connection rows"
+        print(f"user {args.user_id}: active (through the API)\n{table}")
+        return 0
     try:
         target = open_target(args)
         items = DynamoDBConnectionStore(target.table_name, target.client).read_user_items(args.user_id)

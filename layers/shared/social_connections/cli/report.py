@@ -2,7 +2,8 @@
 
 What a sharing feature does after posting for a user, through the same DynamoDBConnectionStore methods: `--error`
 counts a failure (the stream function moves the row to `error` at the threshold), `--ok` resets the count (and the
-row recovers). Exit 1 when there is no such connection, or, for `--ok`, no failure to reset.
+row recovers). Exit 1 when there is no such connection, or, for `--ok`, no failure to reset. With `--api URL` it
+goes through the connections API instead (docs/connections-api.md): exit 1 only when there is no such connection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from social_connections.cli.api import add_api_argument, call_api
 from social_connections.cli.aws import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
@@ -34,12 +36,23 @@ def add_to(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     result.add_argument("--ok", action="store_true", help="a publish succeeded: reset the error count to 0")
     result.add_argument("--error", metavar="TEXT", help="a publish failed with this message: count one failure")
     add_target_arguments(parser)
+    add_api_argument(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     key = ConnectionKey(Platform(args.platform), args.account_id)
     what = f"{args.user_id} {key.platform.value} {key.external_account_id}"
+    if args.api:
+        outcome = call_api(
+            args.api,
+            args.region,
+            lambda api: api.report(args.user_id, key.platform, key.external_account_id, ok=args.ok, error=args.error),
+        )
+        if isinstance(outcome, int):
+            return outcome
+        print(f"recorded {'a success' if args.ok else 'a failure'} for {what} (through the API)")
+        return 0
     try:
         target = open_target(args)
         store = DynamoDBConnectionStore(target.table_name, target.client)

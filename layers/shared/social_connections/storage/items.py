@@ -20,6 +20,7 @@ from social_connections.model import (
     ConnectionKey,
     ConnectionStatus,
     ProfileStatus,
+    RowTimes,
     StoredConnection,
     StoredProfile,
 )
@@ -136,7 +137,12 @@ def connection_from(item: Mapping[str, object]) -> StoredConnection | None:
         verification_status=_optional_str(meta.get("verificationStatus")),
         approved_scopes=tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else (),
     )
-    return StoredConnection(key=key, status=status, error_count=_int(item.get("errorCount")), details=details)
+    times = RowTimes(
+        connected_at=_optional_str(item.get("connectedAt")),
+        updated_at=_optional_str(item.get("updatedAt")),
+        last_error=_optional_str(item.get("lastError")),
+    )
+    return StoredConnection(key, status, _int(item.get("errorCount")), details, times)
 
 
 def health_from_image(image: Mapping[str, object]) -> ConnectionHealth | None:
