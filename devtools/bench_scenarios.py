@@ -55,6 +55,8 @@ def function_environment(secret: str) -> dict[str, str]:
     """What template.yaml gives the functions (parameters at their defaults, no stand-in resources), a direct secret."""
     template = read_template()
     refs = {name: "" for name in template.resources} | {name: str(value) for name, value in template.parameters.items()}
+    # A bus name, as deployed: the stream function refuses to start without one (the bench publishes no event).
+    refs["ConnectionEventsBus"] = "connection-events-bench"
     environment = template_environment(References({**refs, TABLE_LOGICAL_ID: TABLE_NAME}))
     return {**environment, **DUMMY_AWS_ENVIRONMENT, "CLERK_WEBHOOK_SECRET": secret}
 

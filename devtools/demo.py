@@ -51,6 +51,7 @@ class Demo:
     out: TextIO
     failures: list[str] = field(default_factory=list)
     step_number: int = 0
+    bus_events: list[dict[str, Any]] = field(default_factory=list)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -73,6 +74,21 @@ class Demo:
         delivered = sum(poller.delivered for poller in pollers) - delivered_before
         if read:
             self.say(f"   stream: {read} new records, {delivered} passed the filter criteria to the stream function")
+        self.bus_events = self.stack.bus_events()
+        for event in self.bus_events:
+            detail = event["detail"]
+            change = f"{detail['platform']} {detail['from']} -> {detail['to']}"
+            self.say(f"   bus: {event['detail-type']} ({event['source']}): {change}, errorCount {detail['errorCount']}")
+
+    def saw_event(self, platform: str, old: str | None, new: str) -> bool:
+        """Whether the last settle() put exactly one such Connection Status Changed event on the local bus."""
+        matching = [
+            event
+            for event in self.bus_events
+            if event["detail-type"] == "Connection Status Changed"
+            and (event["detail"]["platform"], event["detail"]["from"], event["detail"]["to"]) == (platform, old, new)
+        ]
+        return len(matching) == 1
 
     def expect(self, holds: bool, claim: str) -> None:
         self.say(f"   {'ok  ' if holds else 'FAIL'} {claim}")
@@ -110,6 +126,7 @@ def run(demo: Demo) -> None:
     statuses = demo.statuses()
     demo.expect(updated.body.get("outcome") == "applied", "applied")
     demo.expect(statuses == {"twitter": "connected", "instagram": "disconnected", "tiktok": "expired"}, "rows follow")
+    demo.expect(demo.saw_event("tiktok", "connected", "expired"), "apps hear that TikTok expired (to ask for a relink)")
 
     demo.step("an older user.updated arrives late (relinks Instagram)")
     late = demo.send(_snapshot("user.updated", t0 + 1000))
@@ -122,11 +139,13 @@ def run(demo: Demo) -> None:
         store.record_publish_failure(USER, x_account, "demo: the platform refused the post")
     demo.settle()
     demo.expect(demo.statuses()["twitter"] == "error", f"the stream function moved X to error at {threshold} failures")
+    demo.expect(demo.saw_event("twitter", "connected", "error"), "one Connection Status Changed event on the bus")
 
     demo.step("a post to X succeeds again")
     store.record_publish_success(USER, x_account)
     demo.settle()
     demo.expect(demo.statuses()["twitter"] == "connected", "the stream function moved X back to connected")
+    demo.expect(demo.saw_event("twitter", "error", "connected"), "and the bus heard of it")
 
     demo.step("a forged delivery (signed with another secret)")
     before = demo.stack.table_items()

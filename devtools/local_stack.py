@@ -1,7 +1,8 @@
 """The whole service on this machine with no AWS account and no Docker: `make dev` (`python -m devtools.local_stack`).
 
 moto in server mode stands in for DynamoDB and its stream, Secrets Manager and SQS; `local_gateway` for the HTTP API;
-`local_stream` for the stream's event source mapping. Both functions run in this process with the environment, routes
+`local_stream` for the stream's event source mapping; moto's EventBridge for the status-change bus, with a rule that
+copies its events to a queue `make dev` prints. Both functions run in this process with the environment, routes
 and stream settings that template.yaml gives them, the signing secret read from Secrets Manager as deployed.
 Everything listens on 127.0.0.1 and every AWS client of the process points at moto with dummy credentials.
 """
@@ -32,6 +33,7 @@ from moto.dynamodb.models.table import StreamRecord
 from moto.server import ThreadedMotoServer
 from social_connections import container
 from social_connections.cli.local_stack import LocalStackState
+from social_connections.status_events import EVENT_SOURCE
 
 from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers
 from devtools.local_console import LocalConsole
@@ -151,6 +153,7 @@ class LocalStack:
         self._server: LocalServer | None = None
         self._pollers: list[StreamPoller] = []
         self._queue_urls: dict[str, str] = {}
+        self._bus_tap_url = ""
         self.functions: dict[str, LocalFunction] = {}
         self.table_name = TABLE_LOGICAL_ID
         self.endpoint_url = ""
@@ -255,6 +258,18 @@ class LocalStack:
         """Every item of the connections table as plain Python values, sorted by key."""
         return table_items(self.table_name)
 
+    def bus_events(self) -> list[dict[str, Any]]:
+        """Events that reached the local bus since the last call (the stand-in's tap queue, emptied as read)."""
+        if not self._bus_tap_url:
+            return []
+        sqs = boto3.client("sqs")
+        found: list[dict[str, Any]] = []
+        while messages := sqs.receive_message(QueueUrl=self._bus_tap_url, MaxNumberOfMessages=10).get("Messages"):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._bus_tap_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
     def dead_letters(self) -> list[dict[str, Any]]:
         """Messages waiting in the stream's failure destination queue(s)."""
         sqs = boto3.client("sqs")
@@ -325,7 +340,27 @@ class LocalStack:
         for logical_id in self._template.functions:
             refs[logical_id] = logical_id
             attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
-        return References(refs=refs, attributes=attributes)
+        references = References(refs=refs, attributes=attributes, conditions=self._template.conditions)
+        self._create_event_buses(refs, references)
+        return references
+
+    def _create_event_buses(self, refs: dict[str, str], references: References) -> None:
+        """The template's bus in moto's EventBridge, and a rule that copies its events to a queue `make dev` prints."""
+        events, sqs = boto3.client("events"), boto3.client("sqs")
+        for logical_id in self._template.resources_of_type("AWS::Events::EventBus"):
+            condition = self._template.resources[logical_id].get("Condition")
+            if condition and not references.holds(condition):
+                continue
+            refs[logical_id] = logical_id
+            events.create_event_bus(Name=logical_id)
+            self._bus_tap_url = sqs.create_queue(QueueName=f"{logical_id}-tap")["QueueUrl"]
+            tap_arn = sqs.get_queue_attributes(QueueUrl=self._bus_tap_url, AttributeNames=["QueueArn"])["Attributes"]
+            events.put_rule(
+                Name="local-tap", EventBusName=logical_id, EventPattern=json.dumps({"source": [EVENT_SOURCE]})
+            )
+            events.put_targets(
+                Rule="local-tap", EventBusName=logical_id, Targets=[{"Id": "tap", "Arn": tap_arn["QueueArn"]}]
+            )
 
     def _routes(self) -> dict[HttpRoute, Callable[[dict[str, Any]], Any]]:
         return {route: function.invoke for function in self.functions.values() for route in function.spec.routes}
@@ -435,6 +470,8 @@ def _banner(stack: LocalStack, state: Path, *, secret_exported: bool) -> str:
             f"  reconcile {aws} AWS_DEFAULT_REGION={REGION} TABLE_NAME={stack.table_name} "
             f"CLERK_API_URL={stack.clerk_api.url} CLERK_SECRET_KEY={stack.clerk_api.secret_key} "
             ".venv/bin/clerk-connections reconcile --dry-run",
+            "  health    .venv/bin/clerk-connections health --local   (connections in expired or error)",
+            "  events    Connection Status Changed events on the local bus are printed below as they arrive",
             "One line per request and stream batch follows (--json: the functions' raw log lines).",
         ]
     )
@@ -456,6 +493,13 @@ def busy_port_message(port: int) -> str:
         f"port {port} on {LOOPBACK} is already in use (another make dev?). "
         f"Use another one: make dev PORT={free}   (make send and make connections follow it through the state file)"
     )
+
+
+def _event_line(event: Mapping[str, Any]) -> str:
+    detail = event.get("detail", {})
+    change = f"{detail.get('from')} -> {detail.get('to')}"
+    where = f"{detail.get('userId')} {detail.get('platform')} {detail.get('externalAccountId')}"
+    return f"bus event  {event.get('detail-type')}: {where} {change} (errorCount {detail.get('errorCount')})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -509,7 +553,9 @@ def main(argv: list[str] | None = None) -> int:
         path = write_state(state)
         try:
             print(_banner(stack, path, secret_exported=bool(secret)), flush=True)
-            stopping.wait()
+            while not stopping.wait(0.5):
+                for event in stack.bus_events():
+                    print(_event_line(event), flush=True)
         finally:
             remove_state(path, state.pid)
     return 0

@@ -119,4 +119,5 @@ TEST_ENVIRONMENT: Final = {
     "POWERTOOLS_METRICS_NAMESPACE": "ClerkSocialConnectionsTest",
     "POWERTOOLS_LOG_DEDUPLICATION_DISABLED": "1",
     "ERROR_THRESHOLD": "3",
+    "EVENT_BUS_NAME": "connection-events-test",
 }

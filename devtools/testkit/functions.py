@@ -12,6 +12,7 @@ from social_connections.container import Container
 from social_connections.settings import Settings
 
 from devtools.testkit.dynamodb_rules import install as install_request_rules
+from devtools.testkit.memory_events import MemoryEventPublisher
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 def install_container(dynamodb: DynamoDBClient | None = None) -> Container:
     """A container from the current environment (on `dynamodb`, else its own client), made the handlers' one.
 
-    Its client refuses what DynamoDB would refuse and moto accepts (`dynamodb_rules`), in every test."""
-    built = Container(Settings.from_environment(), dynamodb=dynamodb)
+    Its client refuses what DynamoDB would refuse and moto accepts (`dynamodb_rules`), in every test. Status-change
+    events go to an in-memory publisher (`container.current().publisher.published`)."""
+    built = Container(Settings.from_environment(), dynamodb=dynamodb, publisher=MemoryEventPublisher())
     install_request_rules(built.dynamodb)
     container.use(built)
     return built

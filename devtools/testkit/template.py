@@ -82,6 +82,7 @@ class Template:
     parameters: dict[str, Any]
     resources: dict[str, Any]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def resources_of_type(self, resource_type: str) -> list[str]:
         return [name for name, resource in self.resources.items() if resource.get("Type") == resource_type]
@@ -156,7 +157,8 @@ def read_template(path: Path = TEMPLATE_PATH) -> Template:
         if resource.get("Type") == "AWS::Serverless::Function"
     }
     parameters = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
-    return Template(parameters=parameters, resources=resources, functions=functions)
+    conditions: dict[str, Any] = template.get("Conditions", {})
+    return Template(parameters=parameters, resources=resources, functions=functions, conditions=conditions)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ class References:
 
     refs: Mapping[str, str]
     attributes: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    # The template's Conditions section (long form); `Fn::If` is resolved with it.
+    conditions: Mapping[str, Any] = field(default_factory=lambda: read_template().conditions)
 
     def resolve(self, value: Any) -> str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
@@ -177,7 +181,24 @@ class References:
                 return LOCAL_PSEUDO_PARAMETERS[argument]
             if intrinsic == "Fn::GetAtt" and tuple(argument) in self.attributes:
                 return self.attributes[tuple(argument)]
+            if intrinsic == "Fn::If":
+                name, when_true, when_false = argument
+                return self.resolve(when_true if self.holds(name) else when_false)
         raise UnresolvableReferenceError(f"no local value for {value!r}")
+
+    def holds(self, condition: str) -> bool:
+        """A condition of the template, evaluated on these references (Fn::Equals, Fn::Not, Condition)."""
+        return self._evaluate(self.conditions[condition])
+
+    def _evaluate(self, expression: Any) -> bool:
+        (intrinsic, argument), *_ = expression.items()
+        if intrinsic == "Fn::Equals":
+            return self.resolve(argument[0]) == self.resolve(argument[1])
+        if intrinsic == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if intrinsic == "Condition":
+            return self.holds(argument)
+        raise UnresolvableReferenceError(f"no local evaluation of {expression!r}")
 
 
 def function_environment(

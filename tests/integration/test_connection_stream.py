@@ -15,6 +15,7 @@ from social_connections.providers import Platform
 from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.local_stream import compile_filters, matches_any
 from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.memory_events import MemoryEventPublisher
 from devtools.testkit.table import StreamReader, stream_event, table_items, user_rows
 from devtools.testkit.template import read_template
 
@@ -172,32 +173,57 @@ def _stream_filters() -> list[EventPattern]:
     return compile_filters(mapping.filter_patterns)
 
 
-def test_filter_criteria_select_actionable_records_and_none_of_the_functions_own_writes(deliver, stream, stream_app):
+def test_filter_criteria_pass_every_status_change_and_the_function_cannot_feed_itself(
+    deliver, stream, stream_app, calls
+):
     filters = _stream_filters()
+    bus = container.current().publisher
+    assert isinstance(bus, MemoryEventPublisher)
+    published = bus.published
 
     def selected(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [record for record in records if matches_any(record, filters)]
 
+    def handle(records: list[dict[str, Any]]) -> None:
+        assert stream_app.lambda_handler(stream_event(records), LambdaContextStub()) == {"batchItemFailures": []}
+
     deliver(
         user_event("user.created", USER, updated_at=T0, accounts=[external_account("eac_x", "oauth_x", updated_at=T0)])
     )
-    assert selected(stream.read()) == []  # plain upserts invoke nothing
+    created = selected(stream.read())
+    assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in created] == [
+        X
+    ]  # the new row is a status change (none -> connected)
+    handle(created)
     repository = container.current().store
     for _ in range(3):
         repository.record_publish_failure(USER, X_KEY, "boom")
     failing = selected(stream.read())
     assert len(failing) == 3  # every failure on a connected row is looked at; the handler checks the threshold
-    stream_app.lambda_handler(stream_event(failing), LambdaContextStub())
-    assert selected(stream.read()) == []  # its own connected -> error write does not come back
+    handle(failing)
+    own_write = selected(stream.read())
+    assert len(own_write) == 1  # its own connected -> error write comes back once, as a status change to publish
+    calls.reset()
+    handle(own_write)
+    assert calls.writes == 0  # ... and asks for no further write: the chain ends here
+    assert selected(stream.read()) == []
     repository.record_publish_success(USER, X_KEY)
-    recovered = selected(stream.read())
-    assert len(recovered) == 1
-    stream_app.lambda_handler(stream_event(recovered), LambdaContextStub())
-    assert selected(stream.read()) == []  # nor does error -> connected
+    handle(selected(stream.read()))
+    own_write = selected(stream.read())
+    assert len(own_write) == 1  # error -> connected, likewise once
+    calls.reset()
+    handle(own_write)
+    assert calls.writes == 0
+    assert selected(stream.read()) == []
+    assert [(c.from_status, c.to_status) for c in published] == [
+        (None, "connected"),
+        ("connected", "error"),
+        ("error", "connected"),
+    ]
     deliver(deleted_event(USER))
     tombstone = selected(stream.read())
     assert [r["dynamodb"]["Keys"]["sk"]["S"] for r in tombstone] == ["PROFILE"]
-    stream_app.lambda_handler(stream_event(tombstone), LambdaContextStub())
+    handle(tombstone)
     assert selected(stream.read()) == []  # the batch deletes are REMOVE records
 
 

@@ -167,6 +167,7 @@ def test_tiktok_deauthorization_expires_the_connection_and_replays_converge(deli
     assert (first.status, first.body["expired"]) == (200, 1)
     row = user_rows("user_p")["CONNECTION#tiktok#eac_tt"]
     assert row["connectionStatus"] == "expired"
+    assert row["attention"] == "expired#tiktok"  # the AttentionIndex key, set by the same write
     assert row["lastError"] == "TikTok authorization removed: user disconnected the app in TikTok (reason 1)"
     before = table_items()
     assert tiktok(callbacks, body, headers).body["expired"] == 0

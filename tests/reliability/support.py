@@ -143,6 +143,7 @@ CONNECTION_ATTRIBUTES = frozenset(
         "accountVersion",
         "metadata",
         "platformUser",
+        "attention",
     }
 )
 METADATA_KEYS = frozenset(
@@ -229,7 +230,7 @@ def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
     for name in ("platformUserId", "platformUsername"):
         if item.get(name) is not None and not isinstance(item[name], str):
             problems.append(f"{name} is not a string")
-    problems.extend(_platform_user_problems(item))
+    problems.extend(_index_key_problems(item))
     metadata = item.get("metadata")
     # A disconnected row, or one whose platform user asked for deletion, keeps no personal data.
     without_personal = METADATA_KEYS - PERSONAL_METADATA_KEYS
@@ -247,16 +248,20 @@ def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
     return problems
 
 
-def _platform_user_problems(item: Mapping[str, Any]) -> list[str]:
-    """The PlatformUserIndex attribute is exactly "<platform>#<platformUserId>", and absent without a platform id
-    (none, or an empty one)."""
+def _index_key_problems(item: Mapping[str, Any]) -> list[str]:
+    """Both GSI keys follow the row: `attention` is "<status>#<platform>" exactly while expired or error, and
+    `platformUser` is exactly "<platform>#<platformUserId>", absent without a platform id (none, or an empty one)."""
+    problems: list[str] = []
+    needs_attention = item.get("connectionStatus") in {"expired", "error"}
+    if item.get("attention") != (f"{item.get('connectionStatus')}#{item.get('platform')}" if needs_attention else None):
+        problems.append("attention (the AttentionIndex key) does not follow connectionStatus")
     platform_user_id = item.get("platformUserId")
     expected = (
         f"{item.get('platform')}#{platform_user_id}" if isinstance(platform_user_id, str) and platform_user_id else None
     )
     if item.get("platformUser") != expected:
-        return [f"platformUser {item.get('platformUser')!r} does not match the platform and platformUserId"]
-    return []
+        problems.append(f"platformUser {item.get('platformUser')!r} does not match the platform and platformUserId")
+    return problems
 
 
 def _deletion_request_problems(item: Mapping[str, Any], code: str) -> list[str]:

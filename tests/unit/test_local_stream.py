@@ -35,22 +35,19 @@ CONNECTION = "CONNECTION#twitter#eac_1"
         pytest.param(record(1, "INSERT", profileStatus={"S": "deleted"}), True, id="deleted-user-first-seen"),
         pytest.param(record(1, "MODIFY", profileStatus={"S": "active"}), False, id="profile-active"),
         pytest.param(record(1, "REMOVE"), False, id="remove"),
+        # Every write of a connection row: patterns cannot tell a status change from the images, the function can.
         pytest.param(
             record(1, sk=CONNECTION, connectionStatus={"S": "connected"}, errorCount={"N": "2"}), True, id="failing"
         ),
         pytest.param(
-            record(1, sk=CONNECTION, connectionStatus={"S": "connected"}, errorCount={"N": "0"}), False, id="healthy"
+            record(1, sk=CONNECTION, connectionStatus={"S": "connected"}, errorCount={"N": "0"}), True, id="healthy"
         ),
-        pytest.param(record(1, sk=CONNECTION, connectionStatus={"S": "connected"}), False, id="no-error-count"),
+        pytest.param(record(1, "INSERT", sk=CONNECTION, connectionStatus={"S": "expired"}), True, id="new-row-expired"),
         pytest.param(
-            record(1, sk=CONNECTION, connectionStatus={"S": "error"}, errorCount={"N": "0"}), True, id="recovered"
+            record(1, sk=CONNECTION, connectionStatus={"S": "disconnected"}, errorCount={"N": "1"}), True, id="gone"
         ),
-        pytest.param(
-            record(1, sk=CONNECTION, connectionStatus={"S": "error"}, errorCount={"N": "4"}), False, id="still-failing"
-        ),
-        pytest.param(
-            record(1, sk=CONNECTION, connectionStatus={"S": "disconnected"}, errorCount={"N": "1"}), False, id="gone"
-        ),
+        pytest.param(record(1, "REMOVE", sk=CONNECTION), False, id="row-deleted"),
+        pytest.param(record(1, sk="SYNC#reconcile", connectionStatus={"S": "error"}), False, id="other-item-type"),
     ],
 )
 def test_template_filter_criteria(stream_record, selected):

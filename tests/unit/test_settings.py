@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from social_connections.settings import DEFAULT_ERROR_THRESHOLD, Settings, SettingsError
+from social_connections.settings import DEFAULT_ERROR_THRESHOLD, Settings, SettingsError, require_event_bus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +31,12 @@ def test_defaults_and_values_are_read():
 def test_bad_settings_name_the_variable(environ, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_environment(environ)
+
+
+def test_the_stream_function_needs_a_bus():
+    with pytest.raises(SettingsError, match="EVENT_BUS_NAME is not set"):
+        require_event_bus(Settings.from_environment({"TABLE_NAME": "t", "EVENT_BUS_NAME": " "}))
+    require_event_bus(Settings.from_environment({"TABLE_NAME": "t", "EVENT_BUS_NAME": "bus"}))
 
 
 def test_the_webhook_needs_a_secret_source():
@@ -58,7 +64,8 @@ def test_a_secrets_manager_id_wins_over_a_plaintext_secret_and_says_so():
 @pytest.mark.parametrize(
     ("module", "environ"),
     [
-        ("functions.connection_stream.app", {"TABLE_NAME": "t", "ERROR_THRESHOLD": "abc"}),
+        ("functions.connection_stream.app", {"TABLE_NAME": "t", "ERROR_THRESHOLD": "abc", "EVENT_BUS_NAME": "b"}),
+        ("functions.connection_stream.app", {"TABLE_NAME": "t"}),
         ("functions.clerk_webhook.app", {"TABLE_NAME": "t"}),
         ("functions.reconcile.app", {"TABLE_NAME": "t"}),
     ],

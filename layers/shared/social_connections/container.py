@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from social_connections.clerk_api import ClerkClient
+    from social_connections.event_bus import StatusEventPublisher
     from social_connections.signatures import SignatureVerifier
 
 SECRET_MAX_AGE_SECONDS: Final = 300
@@ -30,9 +31,16 @@ SECRETS_MANAGER_CLIENT_CONFIG: Final = DYNAMODB_CLIENT_CONFIG
 
 
 class Container:
-    def __init__(self, settings: Settings, *, dynamodb: DynamoDBClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        dynamodb: DynamoDBClient | None = None,
+        publisher: StatusEventPublisher | None = None,
+    ) -> None:
         self.settings = settings
         self._dynamodb = dynamodb
+        self._publisher = publisher
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
@@ -99,6 +107,15 @@ class Container:
         from social_connections.clerk_api import ClerkClient  # noqa: PLC0415 - only the token route needs it
 
         return ClerkClient(self.clerk_api, self.clerk_api.secret_key())
+
+    @cached_property
+    def publisher(self) -> StatusEventPublisher:
+        """Status-change events to EventBridge; the client is built on the first event, not at cold start."""
+        if self._publisher is not None:
+            return self._publisher
+        from social_connections.event_bus import EVENTS_CLIENT_CONFIG, EventBridgePublisher  # noqa: PLC0415
+
+        return EventBridgePublisher(self.settings.event_bus_name, boto3.client("events", config=EVENTS_CLIENT_CONFIG))
 
     def signature_verifier(self) -> SignatureVerifier:
         """A verifier for the current secret(s): read again after SECRET_MAX_AGE_SECONDS, so a rotation is seen."""

@@ -106,6 +106,22 @@ class ConnectionHealth:
     status: ConnectionStatus
     error_count: int
     verification_status: str | None
+    # What a status-change event reports besides the status: the row's last change and the event version it carries.
+    updated_at: str | None = None
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttentionRow:
+    """A connection in `expired` or `error`, as the AttentionIndex lists it (no e-mail, names or image URL)."""
+
+    user_id: str
+    key: ConnectionKey
+    status: ConnectionStatus
+    since: str | None
+    error_count: int
+    last_error: str | None
+    last_error_at: str | None
 
 
 @dataclass(frozen=True, slots=True)

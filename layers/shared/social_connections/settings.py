@@ -43,6 +43,8 @@ class Settings:
     tiktok_client_secret_id: str = ""
     # Where Meta's status URLs point (a custom domain); empty: the host the request came to.
     public_base_url: str = ""
+    # The EventBridge bus that receives `Connection Status Changed` events (the stream function's).
+    event_bus_name: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -64,12 +66,19 @@ class Settings:
             tiktok_client_secret=env.get("TIKTOK_CLIENT_SECRET", "").strip(),
             tiktok_client_secret_id=env.get("TIKTOK_CLIENT_SECRET_ID", "").strip(),
             public_base_url=env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+            event_bus_name=env.get("EVENT_BUS_NAME", "").strip(),
         )
 
     def require_webhook_secret_source(self) -> None:
         """The webhook cannot verify anything without a secret or the id of one."""
         if not (self.webhook_secret or self.webhook_secret_id):
             raise SettingsError("neither CLERK_WEBHOOK_SECRET nor CLERK_WEBHOOK_SECRET_ID is set")
+
+
+def require_event_bus(settings: Settings) -> None:
+    """The stream function cannot publish status changes without a bus: refused at its start, not per record."""
+    if not settings.event_bus_name:
+        raise SettingsError("EVENT_BUS_NAME is not set")
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from social_connections.cli import connections, reconcile, report, table
+from social_connections.cli import connections, health, reconcile, report, table
 
 Command = Callable[[argparse.Namespace], int]
-SUBCOMMANDS = (connections, table, report, reconcile)
+SUBCOMMANDS = (connections, table, report, reconcile, health)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,9 +20,11 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.storage.items import (
+    ATTENTION_ATTRIBUTE,
     CONNECTION_PREFIX,
     PROFILE_SK,
     applied,
+    attention_value,
     connection_from,
     connection_item_key,
     n,
@@ -168,10 +170,11 @@ class DynamoDBConnectionStore:
             user_id,
             key,
             {
-                "UpdateExpression": "SET connectionStatus = :error, updatedAt = :now",
+                "UpdateExpression": f"SET connectionStatus = :error, updatedAt = :now, {ATTENTION_ATTRIBUTE} = :attn",
                 "ConditionExpression": "connectionStatus = :connected AND errorCount >= :threshold",
                 "ExpressionAttributeValues": {
                     ":error": s(ConnectionStatus.ERROR.value),
+                    ":attn": s(str(attention_value(ConnectionStatus.ERROR, key.platform))),
                     ":connected": s(ConnectionStatus.CONNECTED.value),
                     ":threshold": n(threshold),
                     ":now": s(now_iso()),
@@ -185,7 +188,7 @@ class DynamoDBConnectionStore:
             user_id,
             key,
             {
-                "UpdateExpression": "SET connectionStatus = :connected, updatedAt = :now",
+                "UpdateExpression": f"SET connectionStatus = :connected, updatedAt = :now REMOVE {ATTENTION_ATTRIBUTE}",
                 "ConditionExpression": "connectionStatus = :error AND errorCount = :zero "
                 "AND metadata.verificationStatus = :verified",
                 "ExpressionAttributeValues": {

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 PROFILE_SK: Final = "PROFILE"
 CONNECTION_PREFIX: Final = "CONNECTION#"
+# The sparse AttentionIndex key: present, as `<status>#<platform>`, only while a row is `expired` or `error`.
+ATTENTION_ATTRIBUTE: Final = "attention"
+ATTENTION_INDEX: Final = "AttentionIndex"
+ATTENTION_STATUSES: Final = frozenset({ConnectionStatus.EXPIRED, ConnectionStatus.ERROR})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -52,6 +56,37 @@ def profile_key(user_id: str) -> Key:
 
 def connection_item_key(user_id: str, key: ConnectionKey) -> Key:
     return {"pk": s(user_pk(user_id)), "sk": s(connection_sk(key))}
+
+
+def attention_value(status: ConnectionStatus, platform: Platform) -> str | None:
+    """The AttentionIndex key of a row in this status, or None when the row must not be in the index."""
+    return f"{status.value}#{platform.value}" if status in ATTENTION_STATUSES else None
+
+
+def set_status(
+    status: ConnectionStatus, platform: Platform, assignments: list[str], values: dict[str, AttributeValueTypeDef]
+) -> list[str]:
+    """Add the SET of `connectionStatus` to an update, with the AttentionIndex key kept in step in the same write:
+    `attention` set for a status in the index, else returned as the attribute to REMOVE."""
+    assignments.append("connectionStatus = :status")
+    values[":status"] = s(status.value)
+    attention = attention_value(status, platform)
+    if attention is None:
+        return [ATTENTION_ATTRIBUTE]
+    assignments.append(f"{ATTENTION_ATTRIBUTE} = :attention")
+    values[":attention"] = s(attention)
+    return []
+
+
+def set_platform_user(
+    platform: Platform, platform_user_id: str | None, assignments: list[str], values: dict[str, AttributeValueTypeDef]
+) -> list[str]:
+    """Keep the PlatformUserIndex key in step with the row's platform user id: SET it, or return it to REMOVE."""
+    if not platform_user_id:
+        return [PLATFORM_USER_ATTRIBUTE]
+    assignments.append(f"{PLATFORM_USER_ATTRIBUTE} = :platform_user")
+    values[":platform_user"] = s(platform_user(platform, platform_user_id))
+    return []
 
 
 def s(value: str) -> AttributeValueTypeDef:
@@ -160,6 +195,8 @@ def health_from_image(image: Mapping[str, object]) -> ConnectionHealth | None:
         status=stored.status,
         error_count=stored.error_count,
         verification_status=stored.details.verification_status,
+        updated_at=_optional_str(image.get("updatedAt")),
+        version=_int(image["version"]) if "version" in image else None,
     )
 
 

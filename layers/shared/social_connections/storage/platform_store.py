@@ -26,6 +26,7 @@ from social_connections.storage.items import (
     plain,
     platform_user,
     s,
+    set_status,
 )
 
 if TYPE_CHECKING:
@@ -68,21 +69,23 @@ class DynamoDBPlatformStore:
     def mark_revoked(self, user_id: str, key: ConnectionKey, *, revoked_at_ms: int, reason: str, at: str) -> bool:
         # A revocation older than the account's last verification in Clerk (a re-link) changes nothing: replays and
         # late retries converge. A disconnected or already expired row stays as it is.
+        values: dict[str, AttributeValueTypeDef] = {
+            ":connected": s(ConnectionStatus.CONNECTED.value),
+            ":error": s(ConnectionStatus.ERROR.value),
+            ":revoked_at": n(revoked_at_ms),
+            ":reason": s(reason),
+            ":at": s(at),
+        }
+        assignments = ["lastError = :reason", "lastErrorAt = :at", "updatedAt = :at"]
+        # The AttentionIndex key is set in the same write (expired is in the index, so nothing is removed).
+        set_status(ConnectionStatus.EXPIRED, key.platform, assignments, values)
         return applied(
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key=connection_item_key(user_id, key),
-                UpdateExpression="SET connectionStatus = :expired, lastError = :reason, lastErrorAt = :at, "
-                "updatedAt = :at",
+                UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression="connectionStatus IN (:connected, :error) AND accountVersion <= :revoked_at",
-                ExpressionAttributeValues={
-                    ":expired": s(ConnectionStatus.EXPIRED.value),
-                    ":connected": s(ConnectionStatus.CONNECTED.value),
-                    ":error": s(ConnectionStatus.ERROR.value),
-                    ":revoked_at": n(revoked_at_ms),
-                    ":reason": s(reason),
-                    ":at": s(at),
-                },
+                ExpressionAttributeValues=values,
             )
         )
 

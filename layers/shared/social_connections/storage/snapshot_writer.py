@@ -22,16 +22,17 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.storage.items import (
+    ATTENTION_ATTRIBUTE,
     PERSONAL_DATA_PATHS,
-    PLATFORM_USER_ATTRIBUTE,
     connection_item_key,
     error_code,
     metadata_attribute,
     n,
-    platform_user,
     profile_found,
     profile_key,
     s,
+    set_platform_user,
+    set_status,
     value,
 )
 
@@ -205,18 +206,16 @@ class SnapshotWriter:
             ":synced_at": s(synced_at),
             ":zero": n(0),
         }
+        removed: list[str] = []
         if upsert.set_status is not None:
-            assignments.append("connectionStatus = :status")
-            values[":status"] = s(upsert.set_status.value)
+            removed += set_status(upsert.set_status, wanted.key.platform, assignments, values)
             if upsert.set_status is ConnectionStatus.CONNECTED:
                 assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
         assignments.append(
             "errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)"
         )
-        removals = "" if details.platform_user_id else f" REMOVE {PLATFORM_USER_ATTRIBUTE}"
-        if details.platform_user_id:
-            assignments.append(f"{PLATFORM_USER_ATTRIBUTE} = :platform_user")
-            values[":platform_user"] = s(platform_user(wanted.key.platform, details.platform_user_id))
+        removed += set_platform_user(wanted.key.platform, details.platform_user_id, assignments, values)
+        removals = f" REMOVE {', '.join(removed)}" if removed else ""
         return {
             "TableName": self._table,
             "Key": connection_item_key(user_id, wanted.key),
@@ -238,7 +237,7 @@ class SnapshotWriter:
             "Key": connection_item_key(user_id, key),
             # Data minimization: a disconnected row keeps keys, status, platform ids and times, no personal data.
             "UpdateExpression": "SET connectionStatus = :status, version = :version, updatedAt = :changed_at, "
-            "lastSyncAt = :synced_at REMOVE " + ", ".join(PERSONAL_DATA_PATHS),
+            "lastSyncAt = :synced_at REMOVE " + ", ".join((ATTENTION_ATTRIBUTE, *PERSONAL_DATA_PATHS)),
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": {
                 ":status": s(ConnectionStatus.DISCONNECTED.value),

@@ -1,0 +1,71 @@
+"""Where status-change events go: the publisher protocol the stream logic uses, and its EventBridge implementation.
+
+Tests use the in-memory publisher of devtools/testkit; the local stack sends to moto's EventBridge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final, Protocol
+
+from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from social_connections.status_events import EVENT_DETAIL_TYPE, EVENT_SOURCE, StatusChange
+
+# PutEvents takes at most 10 entries per request.
+PUT_EVENTS_LIMIT: Final = 10
+# Bounded like the DynamoDB client: a slow bus fails the records (retried by the mapping) within the 60 s timeout.
+EVENTS_CLIENT_CONFIG: Final = Config(
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5, tcp_keepalive=True
+)
+
+logger = Logger(child=True)
+
+
+class StatusEventPublisher(Protocol):
+    def publish(self, changes: Sequence[StatusChange]) -> set[int]:
+        """Send the events; the positions of those the bus did not accept (to be retried with their records)."""
+        ...
+
+
+class PutEventsClient(Protocol):
+    """The one EventBridge call used (the project carries no EventBridge type stubs)."""
+
+    def put_events(self, *, Entries: Sequence[Mapping[str, str]]) -> Mapping[str, object]: ...
+
+
+class EventBridgePublisher:
+    def __init__(self, bus_name: str, client: PutEventsClient) -> None:
+        self._bus = bus_name
+        self._client = client
+
+    def publish(self, changes: Sequence[StatusChange]) -> set[int]:
+        failed: set[int] = set()
+        for start in range(0, len(changes), PUT_EVENTS_LIMIT):
+            chunk = changes[start : start + PUT_EVENTS_LIMIT]
+            failed |= {start + index for index in self._put(chunk)}
+        return failed
+
+    def _put(self, chunk: Sequence[StatusChange]) -> set[int]:
+        entries = [
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": EVENT_DETAIL_TYPE,
+                "Detail": change.detail_json(),
+                "EventBusName": self._bus,
+            }
+            for change in chunk
+        ]
+        try:
+            response = self._client.put_events(Entries=entries)
+        except (ClientError, BotoCoreError) as error:
+            # The whole request failed after the SDK's retries: every event of it goes back with its record.
+            logger.warning("PutEvents failed", extra={"error_type": type(error).__name__, "entries": len(entries)})
+            return set(range(len(chunk)))
+        results = response.get("Entries")
+        if not isinstance(results, list) or len(results) != len(chunk):
+            return set(range(len(chunk)))
+        # A partial failure (FailedEntryCount > 0) marks each refused entry with an ErrorCode.
+        return {index for index, result in enumerate(results) if not isinstance(result, dict) or "ErrorCode" in result}
