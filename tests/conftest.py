@@ -17,11 +17,12 @@ from social_connections import container
 from social_connections.storage import DYNAMODB_CLIENT_CONFIG
 
 from devtools.clerk_payloads import to_body
-from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, RequestCounter
+from devtools.testkit.aws import TEST_ENVIRONMENT, TEST_TABLE_NAME, LambdaContextStub, RequestCounter
 from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_http, new_secret, svix_headers
 from devtools.testkit.dynamodb_local import DynamoDBLocal
 from devtools.testkit.dynamodb_rules import install_on_every_client
 from devtools.testkit.functions import install_container
+from devtools.testkit.table import StreamReader, stream_event
 from devtools.testkit.template import create_connections_table
 
 Deliver = Callable[..., HttpResponse]
@@ -140,3 +141,21 @@ def deliver(secret: str, invoke_webhook: Callable[[dict[str, Any]], HttpResponse
         return invoke_webhook(http_api_event(body, headers, base64_encoded=base64_encoded))
 
     return send
+
+
+@pytest.fixture
+def stream(table: str) -> StreamReader:
+    return StreamReader(boto3.client("dynamodbstreams"), table)
+
+
+@pytest.fixture
+def run_stream(stream: StreamReader, stream_app: ModuleType) -> Callable[[], list[dict[str, Any]]]:
+    """Feed every new stream record to the real handler, like the event source mapping; returns its responses."""
+
+    def run() -> list[dict[str, Any]]:
+        responses = []
+        while records := stream.read():
+            responses.append(stream_app.lambda_handler(stream_event(records), LambdaContextStub()))
+        return responses
+
+    return run

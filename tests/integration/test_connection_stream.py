@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from moto.events.models import EventPattern
 from social_connections import container
@@ -16,31 +15,13 @@ from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.local_stream import compile_filters, matches_any
 from devtools.testkit.aws import LambdaContextStub
 from devtools.testkit.memory_events import MemoryEventPublisher
-from devtools.testkit.table import StreamReader, stream_event, table_items, user_rows
+from devtools.testkit.table import stream_event, table_items, user_rows
 from devtools.testkit.template import read_template
 
 T0 = 1_716_883_200_000
 USER = "user_stream"
 X_KEY = ConnectionKey(Platform.TWITTER, "eac_x")
 X = "CONNECTION#twitter#eac_x"
-
-
-@pytest.fixture
-def stream(table: str) -> StreamReader:
-    return StreamReader(boto3.client("dynamodbstreams"), table)
-
-
-@pytest.fixture
-def run_stream(stream: StreamReader, stream_app):
-    """Feed every new stream record to the real handler, like the event source mapping; returns its responses."""
-
-    def run() -> list[dict[str, Any]]:
-        responses = []
-        while records := stream.read():
-            responses.append(stream_app.lambda_handler(stream_event(records), LambdaContextStub()))
-        return responses
-
-    return run
 
 
 def create_user(deliver, user_id: str, connections: int) -> None:

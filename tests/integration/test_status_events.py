@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from social_connections import container
 from social_connections.model import ConnectionKey
@@ -14,7 +13,7 @@ from social_connections.providers import Platform
 from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.testkit.aws import LambdaContextStub
 from devtools.testkit.memory_events import MemoryEventPublisher
-from devtools.testkit.table import StreamReader, stream_event
+from devtools.testkit.table import stream_event
 
 T0 = 1_716_883_200_000
 USER = "user_events"
@@ -23,26 +22,10 @@ PII = ("ada@example.com", "Ada", "Lovelace", "https://img.clerk.com")
 
 
 @pytest.fixture
-def stream(table: str) -> StreamReader:
-    return StreamReader(boto3.client("dynamodbstreams"), table)
-
-
-@pytest.fixture
 def bus(table: str) -> MemoryEventPublisher:
     publisher = container.current().publisher
     assert isinstance(publisher, MemoryEventPublisher)
     return publisher
-
-
-@pytest.fixture
-def run_stream(stream: StreamReader, stream_app):
-    def run() -> list[dict[str, Any]]:
-        responses = []
-        while records := stream.read():
-            responses.append(stream_app.lambda_handler(stream_event(records), LambdaContextStub()))
-        return responses
-
-    return run
 
 
 def snapshot(event_type: str, updated_at: int, status: str = "verified", **extra: Any) -> dict[str, Any]:

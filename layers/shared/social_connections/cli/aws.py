@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -100,6 +101,15 @@ def failure_reason(error: Exception, table_name: str) -> str:
     if isinstance(error, EndpointConnectionError):
         return f"{error} (is make dev still running?)"
     return str(error)
+
+
+def cell_text(value: object) -> str:
+    """A table cell: '-' for nothing, whole numbers without a decimal point."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, Decimal):
+        return str(int(value)) if value == value.to_integral_value() else str(value)
+    return str(value)
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

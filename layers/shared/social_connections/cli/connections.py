@@ -20,6 +20,7 @@ from social_connections.cli.aws import (
     EXIT_FAILED,
     TargetError,
     add_target_arguments,
+    cell_text,
     failure_reason,
     format_table,
     open_target,
@@ -41,21 +42,15 @@ COLUMNS: Final = (
 )
 
 
-def _text(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    return str(value)
-
-
 def profile_line(user_id: str, items: Sequence[Mapping[str, object]]) -> str:
     profile = next((item for item in items if item.get("sk") == PROFILE_SK), None)
     if profile is None:
         return f"user {user_id}: no profile stored"
-    status = _text(profile.get("profileStatus"))
+    status = cell_text(profile.get("profileStatus"))
     if "deletedAt" in profile:
-        return f"user {user_id}: profile {status} at {_text(profile['deletedAt'])} (a tombstone: later events ignored)"
+        return (
+            f"user {user_id}: profile {status} at {cell_text(profile['deletedAt'])} (a tombstone: later events ignored)"
+        )
     version = profile.get("version")
     if isinstance(version, Decimal):
         return f"user {user_id}: profile {status}, version {int(version)} ({iso_from_millis(int(version))})"
@@ -65,7 +60,7 @@ def profile_line(user_id: str, items: Sequence[Mapping[str, object]]) -> str:
 def connection_rows(items: Iterable[Mapping[str, object]]) -> list[tuple[str, ...]]:
     """One row of text per connection item, sorted by platform then account id."""
     connections = [item for item in items if str(item.get("sk", "")).startswith(CONNECTION_PREFIX)]
-    rows = [tuple(_text(item.get(attribute)) for _, attribute in COLUMNS) for item in connections]
+    rows = [tuple(cell_text(item.get(attribute)) for _, attribute in COLUMNS) for item in connections]
     return sorted(rows)
 
 

@@ -18,6 +18,7 @@ from social_connections.cli.aws import (
     EXIT_CONFIGURATION,
     EXIT_FAILED,
     TargetError,
+    cell_text,
     failure_reason,
     format_table,
     is_loopback,
@@ -32,34 +33,26 @@ DEFAULT_LIMIT: Final = 500
 LAST_ERROR_WIDTH: Final = 40
 
 
-def _text(value: object) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, Decimal):
-        return str(int(value)) if value == value.to_integral_value() else str(value)
-    return str(value)
-
-
 def _short(value: object) -> str:
-    text = _text(value)
+    text = cell_text(value)
     return text if len(text) <= LAST_ERROR_WIDTH else text[: LAST_ERROR_WIDTH - 3] + "..."
 
 
 def _profile_row(user: str, item: Mapping[str, object]) -> tuple[str, ...]:
     version = item.get("version")
     changed = item.get("deletedAt") or (iso_from_millis(int(version)) if isinstance(version, Decimal) else None)
-    return (user, "profile", _text(item.get("profileStatus")), "-", "-", "-", _text(changed))
+    return (user, "profile", cell_text(item.get("profileStatus")), "-", "-", "-", cell_text(changed))
 
 
 def _connection_row(user: str, item: Mapping[str, object]) -> tuple[str, ...]:
     return (
         user,
-        f"{_text(item.get('platform'))} {_text(item.get('externalAccountId'))}",
-        _text(item.get("connectionStatus")),
-        _text(item.get("platformUsername")),
-        _text(item.get("errorCount")),
+        f"{cell_text(item.get('platform'))} {cell_text(item.get('externalAccountId'))}",
+        cell_text(item.get("connectionStatus")),
+        cell_text(item.get("platformUsername")),
+        cell_text(item.get("errorCount")),
         _short(item.get("lastError")),
-        _text(item.get("updatedAt")),
+        cell_text(item.get("updatedAt")),
     )
 
 
@@ -67,7 +60,7 @@ def rows(items: Sequence[Mapping[str, object]]) -> list[tuple[str, ...]]:
     """One row per item, profile first within each user, users and rows sorted; unknown items shown by key."""
     lines: list[tuple[int, tuple[str, ...]]] = []
     for item in items:
-        user = _text(item.get("userId") or str(item.get("pk", "")).partition("#")[2])
+        user = cell_text(item.get("userId") or str(item.get("pk", "")).partition("#")[2])
         sk = str(item.get("sk", ""))
         if sk == PROFILE_SK:
             lines.append((0, _profile_row(user, item)))
