@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from social_connections.settings import SettingsError
+from social_connections.settings import SettingsError, positive_int
 
 DEFAULT_API_URL: Final = "https://api.clerk.com/v1"
 DEFAULT_MAX_REQUESTS_PER_10S: Final = 90
@@ -34,7 +34,7 @@ class ClerkApiSettings:
             raise SettingsError(f"CLERK_API_URL must be an http(s) URL, got {api_url!r}")
         settings = cls(
             api_url=api_url,
-            max_requests_per_10s=_ceiling(env.get("CLERK_API_MAX_REQUESTS_PER_10S", "")),
+            max_requests_per_10s=positive_int(env, "CLERK_API_MAX_REQUESTS_PER_10S", DEFAULT_MAX_REQUESTS_PER_10S),
             secret_key_value=env.get("CLERK_SECRET_KEY", "").strip(),
             secret_key_id=env.get("CLERK_SECRET_KEY_ID", "").strip(),
         )
@@ -56,16 +56,3 @@ class ClerkApiSettings:
         if not isinstance(value, str) or not value.strip():
             raise SettingsError("the secret named by CLERK_SECRET_KEY_ID holds no Clerk secret key yet")
         return value.strip()
-
-
-def _ceiling(text: str) -> int:
-    text = text.strip()
-    if not text:
-        return DEFAULT_MAX_REQUESTS_PER_10S
-    try:
-        number = int(text)
-    except ValueError:
-        raise SettingsError(f"CLERK_API_MAX_REQUESTS_PER_10S must be an integer >= 1, got {text!r}") from None
-    if number < 1:
-        raise SettingsError(f"CLERK_API_MAX_REQUESTS_PER_10S must be an integer >= 1, got {number}")
-    return number

@@ -55,7 +55,7 @@ class Settings:
         secret, secret_id = env.get("CLERK_WEBHOOK_SECRET", "").strip(), env.get("CLERK_WEBHOOK_SECRET_ID", "").strip()
         return cls(
             table_name=table_name,
-            error_threshold=_positive_int(env, "ERROR_THRESHOLD", DEFAULT_ERROR_THRESHOLD),
+            error_threshold=positive_int(env, "ERROR_THRESHOLD", DEFAULT_ERROR_THRESHOLD),
             # The deployed source wins: a plaintext copy left in the environment must not silently replace it.
             webhook_secret="" if secret_id else secret,
             webhook_secret_id=secret_id,
@@ -81,7 +81,8 @@ def require_event_bus(settings: Settings) -> None:
         raise SettingsError("EVENT_BUS_NAME is not set")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """An integer >= 1 from the environment, the default when unset; SettingsError naming the variable otherwise."""
     text = env.get(name, "").strip()
     if not text:
         return default
