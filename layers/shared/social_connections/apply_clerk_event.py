@@ -16,7 +16,7 @@ from typing import Final
 from social_connections.clerk_events import ClerkUser, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
 from social_connections.clock import now_iso
 from social_connections.connection_store import ConnectionStore
-from social_connections.model import ConcurrentModificationError, ProfileStatus, StoredProfile
+from social_connections.model import ConcurrentModificationError, ProfileStatus, StoredProfile, SyncPlan
 from social_connections.providers import DEFAULT_PROVIDERS, ProviderMap
 from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync, state_digest
 
@@ -49,6 +49,18 @@ class SyncResult:
     @property
     def changed(self) -> bool:
         return self.outcome in {Outcome.APPLIED, Outcome.DELETED}
+
+    @classmethod
+    def of_plan(cls, user_id: str, plan: SyncPlan, malformed_accounts: int = 0) -> SyncResult:
+        """An applied (or, for a dry run, previewed) plan, counted the one way every caller reports it."""
+        return cls(
+            Outcome.APPLIED,
+            user_id,
+            upserted=len(plan.upserts),
+            disconnected=len(plan.disconnects),
+            created=sum(1 for upsert in plan.upserts if upsert.is_new),
+            malformed_accounts=malformed_accounts,
+        )
 
 
 class FirstTry(StrEnum):
@@ -113,14 +125,7 @@ def _apply_desired(store: ConnectionStore, user: ClerkUser, desired: DesiredStat
             )
         except ConcurrentModificationError:
             continue
-        return SyncResult(
-            Outcome.APPLIED,
-            user.id,
-            upserted=len(plan.upserts),
-            disconnected=len(plan.disconnects),
-            created=sum(1 for upsert in plan.upserts if upsert.is_new),
-            malformed_accounts=len(desired.malformed),
-        )
+        return SyncResult.of_plan(user.id, plan, malformed_accounts=len(desired.malformed))
     raise ConcurrencyExhaustedError(user.id)
 
 
@@ -136,8 +141,7 @@ def _try_one_write(
             )
         except ConcurrentModificationError as refused:
             return refused.found
-        malformed = len(desired.malformed)
-        return SyncResult(Outcome.APPLIED, user.id, upserted=len(plan.upserts), malformed_accounts=malformed)
+        return SyncResult.of_plan(user.id, plan, malformed_accounts=len(desired.malformed))
     if first_try is FirstTry.UNCHANGED and digest is not None:
         moved = store.write_if_unchanged(user.id, version=user.updated_at, digest=digest)
         return SyncResult(Outcome.APPLIED, user.id) if moved.applied else moved.found

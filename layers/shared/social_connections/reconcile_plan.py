@@ -122,13 +122,7 @@ def preview_snapshot(store: ConnectionStore, user: ClerkUser, providers: Provide
     if profile is not None and not needs_write(user, profile):
         return SyncResult(Outcome.STALE, user.id)
     plan = plan_sync(desired_state(user, providers), stored.connections)
-    return SyncResult(
-        Outcome.APPLIED,
-        user.id,
-        upserted=len(plan.upserts),
-        disconnected=len(plan.disconnects),
-        created=sum(1 for upsert in plan.upserts if upsert.is_new),
-    )
+    return SyncResult.of_plan(user.id, plan)
 
 
 def recent_floor(mode: Mode, last_finished_started_at: int | None, overlap_ms: int) -> int | None:
