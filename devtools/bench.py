@@ -15,17 +15,15 @@ import os
 import platform
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, TextIO
 
-from devtools.bench_budgets import (
-    measure_capacity,
-    measure_cold_start_instructions,
-    valgrind_available,
-)
+from devtools.bench_budgets import Instructions, measure_capacity, measure_instructions, valgrind_available
 from devtools.bench_http import measure_throughput
 from devtools.bench_process import deployed_setting, measure_fresh_process, measure_import_times, project_setting
 from devtools.bench_scenarios import (
@@ -41,7 +39,7 @@ from devtools.bench_scenarios import (
     record_webhook_scenarios,
     webhook_scenarios,
 )
-from devtools.bench_warm import EXTRA_EVENTS, measure_warm_instructions
+from devtools.bench_warm import EXTRA_EVENTS
 from devtools.testkit.aws import RequestCounts
 from devtools.testkit.deliveries import new_secret
 
@@ -95,17 +93,18 @@ QUICK: Final = Effort(
     reconcile_users=20,
     reconcile_backfill_users=10,
 )
-# BENCH_SIZE: `default` takes about two minutes (valgrind's runs are most of it), `full` the sample counts above.
+# BENCH_SIZE: `default` takes about two minutes on two cores, `full` the sample counts above. Only the timed rows
+# (no budget) and the reconciliation's sizes change with it; the counted rows (B1-B4, cleanup, memory) never do.
 SIZES: Final = {
     "quick": QUICK,
     "default": Effort(
-        import_repetitions=5,
+        import_repetitions=3,
         cpu_rounds=5,
         cpu_calls=50,
-        http_users=30,
+        http_users=20,
         http_updates_per_user=2,
         reconcile_users=500,
-        reconcile_backfill_users=100,
+        reconcile_backfill_users=50,
     ),
     "full": Effort(),
 }
@@ -144,9 +143,12 @@ def machine() -> dict[str, object]:
 # ---- rows ----------------------------------------------------------------------------------------------------------
 
 
+_STARTED = time.monotonic()
+
+
 def progress(message: str) -> None:
-    """One line per step on stderr, so a run of a few minutes shows where it is."""
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+    """One line per step on stderr with the seconds since the start, so a run of minutes shows where it is."""
+    print(f"bench: {message} [{time.monotonic() - _STARTED:.0f} s]", file=sys.stderr, flush=True)
 
 
 def cold_start_rows(environment: dict[str, str], effort: Effort) -> list[Row]:
@@ -186,18 +188,29 @@ def cold_start_rows(environment: dict[str, str], effort: Effort) -> list[Row]:
     return rows
 
 
-def instruction_rows(
+def measure_instruction_counts(
     scenarios: dict[str, WebhookScenario], recordings: dict[str, Recording], environment: dict[str, str], secret: str
-) -> list[Row]:
+) -> Instructions | None:
+    """B1 and B2 under valgrind (three processes, two at a time); None without valgrind."""
+    if not valgrind_available():
+        return None
+    child_environment = {**environment, "AWS_ENDPOINT_URL_DYNAMODB": UNREACHABLE_ENDPOINT}
+    cold = {
+        "event": scenarios["created"].event(secret),
+        "responses": [item.to_json() for item in recordings["created"].responses],
+        "put": recordings["deleted"].responses[0].to_json(),
+    }
+    events = {key: scenarios[key].event(secret) for key in CPU_SCENARIOS}
+    calls = {key: recordings[key].calls for key in CPU_SCENARIOS}
+    return measure_instructions(cold, events, calls, child_environment)
+
+
+def instruction_rows(measured: Instructions | None) -> list[Row]:
     """B1: fresh processes counted in instructions by valgrind."""
     section = "B1 cold start, instructions"
-    if not valgrind_available():
+    if measured is None:
         return [Row(section, "webhook and stream", "not measured: valgrind is not installed", "<= 1.15x", False)]
-    progress("B1: four fresh processes under valgrind (about a minute)")
-    child_environment = {**environment, "AWS_ENDPOINT_URL_DYNAMODB": UNREACHABLE_ENDPOINT}
-    put = recordings["deleted"].responses[0].to_json()
-    created = [item.to_json() for item in recordings["created"].responses]
-    counts = measure_cold_start_instructions(scenarios["created"].event(secret), created, put, child_environment)
+    counts = measured.cold_start
     budget = f"<= {COLD_START_INSTRUCTIONS_MAX:.2f}x"
     values = asdict(counts)
     return [
@@ -222,19 +235,12 @@ def instruction_rows(
     ]
 
 
-def warm_instruction_rows(
-    scenarios: dict[str, WebhookScenario], recordings: dict[str, Recording], environment: dict[str, str], secret: str
-) -> list[Row]:
+def warm_instruction_rows(scenarios: dict[str, WebhookScenario], measured: Instructions | None) -> list[Row]:
     """B2: instructions per warm event with `_make_api_call` answered from the recording (no SDK work)."""
     section = "B2 warm, instructions per event"
     budget = f"<= {WARM_INSTRUCTIONS_MAX:g}x floor"
-    if not valgrind_available():
+    if measured is None:
         return [Row(section, "three events", "not measured: valgrind is not installed", budget, False)]
-    progress(f"B2: {1 + 2 * len(CPU_SCENARIOS)} warm processes under valgrind, {EXTRA_EVENTS} events each")
-    events = {key: scenarios[key].event(secret) for key in CPU_SCENARIOS}
-    calls = {key: recordings[key].calls for key in CPU_SCENARIOS}
-    child_environment = {**environment, "AWS_ENDPOINT_URL_DYNAMODB": UNREACHABLE_ENDPOINT}
-    measured = measure_warm_instructions(events, calls, child_environment)
     return [
         Row(
             section,
@@ -244,7 +250,7 @@ def warm_instruction_rows(
             result.ratio <= WARM_INSTRUCTIONS_MAX,
             asdict(result) | {"ratio": result.ratio},
         )
-        for key, result in measured.items()
+        for key, result in measured.warm.items()
     ]
 
 
@@ -440,22 +446,33 @@ def _quiet_stdout() -> Iterator[TextIO]:
         yield real
 
 
+def _counted_rows(
+    scenarios: dict[str, WebhookScenario], recordings: dict[str, Recording], environment: dict[str, str], secret: str
+) -> tuple[list[Row], list[CleanupRecording]]:
+    """B1-B4 and the stream cleanups: figures counted, not timed, so valgrind's runs go on beside the rest."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-valgrind") as background:
+        if valgrind_available():
+            progress(f"B1 and B2: three processes under valgrind in the background, {EXTRA_EVENTS} events per phase")
+        counting = background.submit(measure_instruction_counts, scenarios, recordings, environment, secret)
+        counting.add_done_callback(lambda _: progress("B1 and B2: valgrind's runs are done"))
+        rows = dynamodb_rows(scenarios, recordings) + capacity_rows(scenarios, secret)
+        progress("stream cleanups of 1, 30 and 300 connections")
+        cleanups = record_cleanups()
+        rows += cleanup_rows(cleanups)
+        measured = counting.result()
+    return instruction_rows(measured) + warm_instruction_rows(scenarios, measured) + rows, cleanups
+
+
 def run(effort: Effort, *, skip_http: bool) -> tuple[list[Row], dict[str, object]]:
     secret = new_secret()
     environment = function_environment(secret)
     apply_environment(environment)
-    rows: list[Row] = []
     ordered = webhook_scenarios()
     scenarios = {scenario.key: scenario for scenario in ordered}
     progress("recording the scenarios against moto (B3 counts)")
     recordings = record_webhook_scenarios(ordered, secret)
-    rows += instruction_rows(scenarios, recordings, environment, secret)
-    rows += warm_instruction_rows(scenarios, recordings, environment, secret)
-    rows += dynamodb_rows(scenarios, recordings)
-    rows += capacity_rows(scenarios, secret)
-    progress("stream cleanups of 1, 30 and 300 connections")
-    cleanups = record_cleanups()
-    rows += cleanup_rows(cleanups)
+    rows, cleanups = _counted_rows(scenarios, recordings, environment, secret)
+    # Timed rows from here on, with no valgrind run beside them.
     progress("peak memory of fresh processes")
     rows += fresh_process_rows(scenarios, recordings, cleanups, environment, secret)
     rows += cold_start_rows(environment, effort)
@@ -464,6 +481,7 @@ def run(effort: Effort, *, skip_http: bool) -> tuple[list[Row], dict[str, object
         progress("local stack over HTTP")
         rows += http_rows(effort)
     rows += reconcile_rows(effort)
+    progress("done")
     about = machine() | {"effort": asdict(effort), "finished_at": datetime.now(tz=UTC).isoformat(timespec="seconds")}
     return rows, about
 

@@ -26,18 +26,27 @@ from social_connections.settings import Settings
 
 from devtools.bench_process import FUNCTION_DIRS, LAYER_DIR
 from devtools.bench_scenarios import REPO_ROOT, TABLE_NAME, WebhookScenario
+from devtools.bench_warm import WarmInstructions, warm_instructions, warm_spec
 from devtools.testkit.deliveries import invoke_http
 from devtools.testkit.dynamodb_local import DynamoDBLocal
 from devtools.testkit.template import create_connections_table
 
 VALGRIND_TIMEOUT_SECONDS: Final = 600
-_I_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+# One line per process at its exit, forked children included: "==PID== I   refs:      1,234,567".
+_I_REFS = re.compile(r"^==(\d+)==\s+I\s+refs:\s+([\d,]+)", re.MULTILINE)
+_BOTO3_CHILD = re.compile(r"^boto3-import-pid: (\d+)$", re.MULTILINE)
 WEBHOOK_MODULE: Final = "functions.clerk_webhook.app"
 
 # The floor of B1: what any Python function that writes one item to DynamoDB pays (same client configuration).
+# Right after `import boto3` a forked child exits as `python -c "import boto3"` would: that is "import boto3 alone".
 FLOOR_PROCESS: Final = """
-import json, sys
+import json, os, sys
 import boto3
+child = os.fork()
+if child == 0:
+    sys.exit(0)
+os.waitpid(child, 0)
+print(f"boto3-import-pid: {child}")
 from social_connections.storage.dynamodb_store import DYNAMODB_CLIENT_CONFIG
 from devtools.bench_replay import RecordedResponse, ResponseReplayer
 client = boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
@@ -51,25 +60,40 @@ def valgrind_available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def instructions(arguments: list[str], environment: Mapping[str, str]) -> int:
-    """Instructions a fresh interpreter executes for `python ARGUMENTS`, interpreter start-up included."""
+@dataclass(frozen=True)
+class ValgrindRun:
+    """Instructions of a process started under valgrind and of every process it forked, by pid."""
+
+    pid: int
+    counts: dict[int, int]
+    stdout: str
+
+    @property
+    def total(self) -> int:
+        return self.counts[self.pid]
+
+
+def instructions(arguments: list[str], environment: Mapping[str, str]) -> ValgrindRun:
+    """Instructions a fresh interpreter executes for `python ARGUMENTS`, interpreter start-up included.
+
+    A forked child's count starts from its parent's at the fork (valgrind copies the counters with the process)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise RuntimeError("valgrind is not installed")
     command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    completed = subprocess.run(  # noqa: S603 - valgrind and our own interpreter, arguments built here
+    with subprocess.Popen(  # noqa: S603 - valgrind and our own interpreter, arguments built here
         [*command, sys.executable, *arguments],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=VALGRIND_TIMEOUT_SECONDS,
         cwd=REPO_ROOT,
         env={**environment, "PYTHONHASHSEED": "0"},
-        check=False,
-    )
-    found = _I_REFS.search(completed.stderr)
-    if completed.returncode != 0 or found is None:
-        raise RuntimeError(f"valgrind run failed (exit {completed.returncode}): {completed.stderr[-2000:]}")
-    return int(found.group(1).replace(",", ""))
+    ) as process:
+        stdout, stderr = process.communicate(timeout=VALGRIND_TIMEOUT_SECONDS)
+    counts = {int(pid): int(count.replace(",", "")) for pid, count in _I_REFS.findall(stderr)}
+    if process.returncode != 0 or process.pid not in counts:
+        raise RuntimeError(f"valgrind run failed (exit {process.returncode}): {stderr[-2000:]}")
+    return ValgrindRun(process.pid, counts, stdout)
 
 
 @dataclass(frozen=True)
@@ -88,40 +112,57 @@ class ColdStartInstructions:
         return self.stream_import / self.boto3_import
 
 
-def measure_cold_start_instructions(
-    created_event: Mapping[str, Any],
-    created_responses: list[dict[str, object]],
-    put_response: dict[str, object],
+@dataclass(frozen=True)
+class Instructions:
+    cold_start: ColdStartInstructions  # B1
+    warm: dict[str, WarmInstructions]  # B2, per scenario key
+
+
+def _write_json(path: Path, value: object) -> Path:
+    path.write_text(json.dumps(value), encoding="utf-8")
+    return path
+
+
+def measure_instructions(
+    cold: Mapping[str, Any],
+    warm_events: Mapping[str, Mapping[str, Any]],
+    warm_calls: Mapping[str, list[dict[str, Any]]],
     environment: Mapping[str, str],
-) -> ColdStartInstructions:
-    """B1 in the project's environment, bytecode compiled beforehand (as the build ships it)."""
+) -> Instructions:
+    """B1 and B2 from three valgrind runs, two at a time, bytecode compiled beforehand (as the build ships it).
+
+    `cold` holds the B1 webhook event (`event`, a user.created with three accounts), its recorded HTTP `responses`
+    and the floor's recorded `put` response. The webhook run is also B2's warm process (bench_warm.py)."""
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as scratch:
-        spec = Path(scratch, "spec.json")
-        spec.write_text(
-            json.dumps(
-                {
-                    "function_dir": str(FUNCTION_DIRS["webhook"]),
-                    "layer_dir": str(LAYER_DIR),
-                    "event": created_event,
-                    "responses": created_responses,
-                }
-            ),
-            encoding="utf-8",
-        )
-        put = Path(scratch, "put.json")
-        put.write_text(json.dumps(put_response), encoding="utf-8")
-        webhook = ["-m", "devtools.bench_process", "rss", str(spec), str(Path(scratch, "result.json"))]
+        directory = Path(scratch)
+        warm = _write_json(directory / "warm.json", warm_spec(warm_events, warm_calls, directory / "pids.json"))
+        spec = {"function_dir": str(FUNCTION_DIRS["webhook"]), "layer_dir": str(LAYER_DIR)}
+        spec |= {"event": cold["event"], "responses": cold["responses"], "warm_spec": str(warm)}
+        spec_path, result_path = _write_json(directory / "spec.json", spec), directory / "result.json"
+        webhook = ["-m", "devtools.bench_process", "rss", str(spec_path), str(result_path)]
+        floor = ["-c", FLOOR_PROCESS, str(_write_json(directory / "put.json", cold["put"]))]
         stream = ["-c", STREAM_IMPORT, str(FUNCTION_DIRS["stream"]), str(LAYER_DIR)]
-        floor = ["-c", FLOOR_PROCESS, str(put)]
-        for arguments in (webhook, stream, floor):  # natively first: writes the bytecode caches the runs then load
+        for arguments in (webhook, floor, stream):  # natively first: writes the bytecode caches the runs then load
             subprocess.run(  # noqa: S603 - our own interpreter, arguments built here
                 [sys.executable, *arguments], cwd=REPO_ROOT, env=dict(environment), capture_output=True, check=True
             )
-        runs = {"floor": floor, "webhook": webhook, "boto3_import": ["-c", "import boto3"], "stream_import": stream}
-        # Valgrind runs one thread per process: one process per core.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            counts = pool.map(lambda arguments: instructions(arguments, environment), runs.values())
-            return ColdStartInstructions(**dict(zip(runs, counts, strict=True)))
+        # Valgrind runs one thread per process: one process per core, the longest first.
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            webhook_run, floor_run, stream_run = pool.map(
+                lambda arguments: instructions(arguments, environment), (webhook, floor, stream)
+            )
+        pids = json.loads((directory / "pids.json").read_text(encoding="utf-8"))
+    boto3_child = _BOTO3_CHILD.search(floor_run.stdout)
+    if boto3_child is None:
+        raise RuntimeError(f"the floor process did not report its import-only child: {floor_run.stdout[-500:]}")
+    cold_start = ColdStartInstructions(
+        floor=floor_run.total,
+        webhook=webhook_run.counts[pids.pop("cold_start")],
+        boto3_import=floor_run.counts[int(boto3_child.group(1))],
+        stream_import=stream_run.total,
+    )
+    phases = {phase: webhook_run.counts[pid] for phase, pid in pids.items()}
+    return Instructions(cold_start, warm_instructions(phases, list(warm_events)))
 
 
 # ---- B4: capacity on DynamoDB Local --------------------------------------------------------------------------------

@@ -187,8 +187,9 @@ class ImportTimes:
 def measure_import_times(environment: Mapping[str, str], repetitions: int, setting: ImportSetting) -> ImportTimes:
     """Median import time of each handler and of boto3, runs interleaved so that machine noise hits all alike."""
     targets = ["boto3", *FUNCTION_DIRS]
-    for target in targets:
-        _import_seconds(target, environment, setting)  # writes the bytecode caches the setting allows
+    if "-B" not in setting.flags:  # a setting that may not write bytecode has nothing to prepare
+        for target in targets:
+            _import_seconds(target, environment, setting)  # writes the bytecode caches the setting allows
     samples: dict[str, list[float]] = {target: [] for target in targets}
     for _ in range(repetitions):
         for target in targets:
@@ -239,6 +240,22 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kibibytes on Linux
 
 
+def _split_for_warm(warm_spec_path: str, app: Any) -> None:
+    """Under valgrind, one process serves B1 and B2: a forked child goes on as B1's webhook process (first event,
+    result, interpreter shutdown: its count starts from this one's, so it is the fresh process's total), while this
+    process, already past `import app`, becomes B2's warm process (devtools/bench_warm.py) and never returns."""
+    sys.stdout.flush()
+    child = os.fork()
+    if child == 0:
+        return
+    from devtools.bench_warm import run_warm_phases  # noqa: PLC0415 - after the fork: B1's child never loads it
+
+    if not run_warm_phases(json.loads(Path(warm_spec_path).read_text(encoding="utf-8")), app, {"cold_start": child}):
+        sys.exit(0)  # a warm phase's child, done: it ends as a fresh process would
+    _, status = os.waitpid(child, 0)
+    sys.exit(os.waitstatus_to_exitcode(status))
+
+
 def _peak_rss_child(spec_path: str, result_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     sys.path[:0] = [spec["function_dir"], spec["layer_dir"]]
@@ -246,6 +263,8 @@ def _peak_rss_child(spec_path: str, result_path: str) -> None:
     import app  # type: ignore[import-not-found]  # noqa: PLC0415 - the handler module, found as Lambda finds it
 
     imported = time.process_time()
+    if "warm_spec" in spec:
+        _split_for_warm(spec["warm_spec"], app)  # returns in the forked child only, which goes on as before
 
     from social_connections import container  # noqa: PLC0415
 

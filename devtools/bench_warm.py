@@ -2,8 +2,11 @@
 
 The DynamoDB client's `_make_api_call` answers with the parsed responses recorded from moto, so botocore does no work
 at all and the figure is this project's code plus its libraries. Instructions per event are a difference of two
-valgrind runs of the same process: warm-ups only, and warm-ups plus EXTRA more events of one kind.
-Child: `python -m devtools.bench_warm SPEC_JSON` (the benchmark writes the spec).
+process totals under valgrind: one that ran the warm-ups only, one that ran the warm-ups plus EXTRA more events of one
+kind. Those processes are forked from one warmed-up process (valgrind follows a fork, and a child's count starts
+from its parent's): they share everything up to the fork, so only the extra events differ, and the import and
+warm-ups are paid once instead of once per process. The warmed-up process is the B1 webhook process after its
+`import app` (devtools/bench_process.py).
 """
 
 from __future__ import annotations
@@ -11,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from devtools.bench_process import FUNCTION_DIRS, LAYER_DIR
-
 WARM_UPS: Final = 3
 EXTRA_EVENTS: Final = 20
 FLOOR_NAMESPACE: Final = "ClerkSocialConnections"
+BASE_PHASE: Final = "base"
 
 
 @dataclass(frozen=True)
@@ -36,32 +36,26 @@ class WarmInstructions:
         return self.handler / self.floor
 
 
-def measure_warm_instructions(
-    events: Mapping[str, Mapping[str, Any]], calls: Mapping[str, list[dict[str, Any]]], environment: Mapping[str, str]
-) -> dict[str, WarmInstructions]:
-    """Per scenario: (handler with EXTRA more events - warm-ups only) / EXTRA, and the same for its floor."""
-    from devtools.bench_budgets import instructions  # noqa: PLC0415 - keeps moto out of the measured child
-
-    runs: dict[str, dict[str, int]] = {"base": {}}
+def warm_spec(
+    events: Mapping[str, Mapping[str, Any]], calls: Mapping[str, list[dict[str, Any]]], pids_path: Path
+) -> dict[str, Any]:
+    """What the warm child needs: the events, their canned calls, and the phases (one forked process each)."""
+    phases: dict[str, dict[str, int]] = {BASE_PHASE: {}}
     for key in events:
-        runs[key] = {key: EXTRA_EVENTS}
-        runs[f"floor:{key}"] = {f"floor:{key}": EXTRA_EVENTS}
-    with tempfile.TemporaryDirectory(prefix="bench-warm-") as scratch:
+        phases[key] = {key: EXTRA_EVENTS}
+        phases[f"floor:{key}"] = {f"floor:{key}": EXTRA_EVENTS}
+    return {"events": events, "calls": calls, "phases": phases, "pids_path": str(pids_path)}
 
-        def run(name: str) -> int:
-            spec = Path(scratch, f"{name.replace(':', '-')}.json")
-            spec.write_text(json.dumps({"events": events, "calls": calls, "extra": runs[name]}), encoding="utf-8")
-            return instructions(["-m", "devtools.bench_warm", str(spec)], environment)
 
-        # Valgrind runs one thread per process: one process per core halves the wall time on two cores.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            counts = dict(zip(runs, pool.map(run, runs), strict=True))
-    base = counts["base"]
+def warm_instructions(phase_counts: Mapping[str, int], keys: list[str]) -> dict[str, WarmInstructions]:
+    """Per scenario: (phase with EXTRA more events - warm-ups only) / EXTRA, and the same for its floor."""
+    base = phase_counts[BASE_PHASE]
     return {
         key: WarmInstructions(
-            handler=(counts[key] - base) / EXTRA_EVENTS, floor=(counts[f"floor:{key}"] - base) / EXTRA_EVENTS
+            handler=(phase_counts[key] - base) / EXTRA_EVENTS,
+            floor=(phase_counts[f"floor:{key}"] - base) / EXTRA_EVENTS,
         )
-        for key in events
+        for key in keys
     }
 
 
@@ -116,10 +110,8 @@ def _signed_now(event: Mapping[str, Any], secret: str) -> dict[str, Any]:
     return {**event, "headers": headers}
 
 
-def _warm_child(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    sys.path[:0] = [str(FUNCTION_DIRS["webhook"]), str(LAYER_DIR)]
-    import app  # type: ignore[import-not-found]  # noqa: PLC0415 - the handler, found as Lambda finds it
+def _actions(spec: Mapping[str, Any], app: Any) -> dict[str, Callable[[], object]]:
+    """Per scenario key, one handled event (canned DynamoDB answers) and its floor."""
     from social_connections import container  # noqa: PLC0415
 
     from devtools.testkit.aws import LambdaContextStub  # noqa: PLC0415
@@ -141,16 +133,38 @@ def _warm_child(spec_path: str) -> None:
             return answer
 
         actions[key] = handle
+    return actions
+
+
+def _run_phase(actions: Mapping[str, Callable[[], object]], extra: Mapping[str, int]) -> int | None:
+    """Fork; the child runs the phase's extra events and returns None (it then ends as any process ends, interpreter
+    shutdown included, as the separate processes of the difference method did); the parent returns the child's pid."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        for key, times in extra.items():
+            for _ in range(times):
+                actions[key]()
+        return None
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"warm phase {dict(extra)} failed")
+    return child
+
+
+def run_warm_phases(spec: Mapping[str, Any], app: Any, pids: dict[str, int]) -> bool:
+    """Warm-ups of every event and floor, then one forked child per phase; the pids go to the spec's file.
+
+    True in the warm process once every phase ran; False in a phase's child, which must then end."""
+    actions = _actions(spec, app)
     for action in actions.values():
         for _ in range(WARM_UPS):
             action()
-    for key, times in spec["extra"].items():
-        for _ in range(times):
-            actions[key]()
-
-
-if __name__ == "__main__":
-    if len(sys.argv) == 2:
-        _warm_child(sys.argv[1])
-    else:
-        sys.exit("usage: python -m devtools.bench_warm SPEC_JSON")
+    for phase, extra in spec["phases"].items():
+        child = _run_phase(actions, extra)
+        if child is None:
+            return False
+        pids[phase] = child
+    Path(spec["pids_path"]).write_text(json.dumps(pids), encoding="utf-8")
+    return True
