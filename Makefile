@@ -115,7 +115,7 @@ invoke-stream: container-runtime build ## sam local invoke ConnectionStreamFunct
 
 BENCH_SIZE ?= default
 
-bench: $(STAMP) ## measure B1-B4: one table with pass/miss, JSON in .bench/ (BENCH_SIZE=quick|default|full)
+bench: $(STAMP) ## measure B1-B4 (1-2 min): one table with pass/miss, JSON in .bench/ (BENCH_SIZE=quick|default|full)
 	$(PY) -m devtools.bench --size $(BENCH_SIZE)
 
 bench-check: $(STAMP) ## the same, failing when a budget is missed

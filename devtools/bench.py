@@ -451,10 +451,10 @@ def _counted_rows(
 ) -> tuple[list[Row], list[CleanupRecording]]:
     """B1-B4 and the stream cleanups: figures counted, not timed, so valgrind's runs go on beside the rest."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-valgrind") as background:
+        counting = background.submit(measure_instruction_counts, scenarios, recordings, environment, secret)
         if valgrind_available():
             progress(f"B1 and B2: three processes under valgrind in the background, {EXTRA_EVENTS} events per phase")
-        counting = background.submit(measure_instruction_counts, scenarios, recordings, environment, secret)
-        counting.add_done_callback(lambda _: progress("B1 and B2: valgrind's runs are done"))
+            counting.add_done_callback(lambda _: progress("B1 and B2: valgrind's runs are done"))
         rows = dynamodb_rows(scenarios, recordings) + capacity_rows(scenarios, secret)
         progress("stream cleanups of 1, 30 and 300 connections")
         cleanups = record_cleanups()
