@@ -15,9 +15,9 @@ class MemoryEventPublisher:
     refuse: Callable[[StatusChange], bool] = lambda _change: False
     calls: int = 0
 
-    def publish(self, changes: Sequence[StatusChange]) -> set[int]:
+    def publish(self, changes: Sequence[StatusChange]) -> dict[int, str]:
         self.calls += 1
-        refused = {index for index, change in enumerate(changes) if self.refuse(change)}
+        refused = {index: "InternalFailure" for index, change in enumerate(changes) if self.refuse(change)}
         self.published.extend(change for index, change in enumerate(changes) if index not in refused)
         return refused
 

@@ -14,6 +14,7 @@ from social_connections.providers import Platform
 from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.local_stream import compile_filters, matches_any
 from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.logs import emf_blobs, log_lines, metric_totals
 from devtools.testkit.memory_events import MemoryEventPublisher
 from devtools.testkit.table import stream_event, table_items, user_rows
 from devtools.testkit.template import read_template
@@ -102,7 +103,7 @@ def test_no_recovery_while_clerk_reports_the_account_not_verified(deliver, run_s
     assert user_rows(USER)[X]["connectionStatus"] == "error"
 
 
-def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, stream_app, monkeypatch):
+def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, stream_app, monkeypatch, capsys):
     create_user(deliver, "user_a", 2)
     create_user(deliver, "user_b", 2)
     stream.read()
@@ -119,10 +120,24 @@ def test_a_failing_record_is_reported_while_the_others_succeed(deliver, stream, 
         return real_delete(user_id)
 
     monkeypatch.setattr(repository, "delete_connections", poisoned)
-    response = stream_app.lambda_handler(stream_event(records), LambdaContextStub())
+    capsys.readouterr()
+    context = LambdaContextStub()
+    response = stream_app.lambda_handler(stream_event(records), context)
     assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["dynamodb"]["SequenceNumber"]}]}
     assert len(user_rows("user_a")) == 3
     assert list(user_rows("user_b")) == ["PROFILE"]
+    out = capsys.readouterr().out
+    failed, removed = log_lines(out)
+    assert (failed["level"], failed["message"]) == ("WARNING", "stream record failed; it will be retried")
+    assert failed["error_type"] == "RuntimeError" and "poison" not in out  # the type, never the message
+    assert (removed["message"], removed["user_id"], removed["removed"]) == (
+        "deleted user's connections removed",
+        "user_b",
+        2,
+    )
+    assert all(line["function_request_id"] == context.aws_request_id for line in (failed, removed))
+    assert len(emf_blobs(out)) == 1  # one blob per invocation
+    assert metric_totals(out) == {"ConnectionsRemoved": 2.0, "StreamRecordsFailed": 1.0}
 
 
 def test_records_of_other_item_types_are_ignored(deliver, run_stream, calls):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from social_connections.providers import Platform
 
 from devtools.clerk_payloads import deleted_event, external_account, user_event
 from devtools.testkit.aws import LambdaContextStub
+from devtools.testkit.logs import emf_blobs, log_lines
 from devtools.testkit.memory_events import MemoryEventPublisher
 from devtools.testkit.table import stream_event
 
@@ -131,9 +131,14 @@ def test_transitions_and_refusals_are_counted_in_the_metrics_the_dashboard_shows
     bus.refuse = lambda change: change.user_id == "user_other"
     capsys.readouterr()
     stream_app.lambda_handler(stream_event(stream.read()), LambdaContextStub())
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    emitted = {name: value for blob in blobs for name, value in blob.items() if isinstance(value, list)}
+    out = capsys.readouterr().out
+    blobs = emf_blobs(out)
+    assert len(blobs) == 1  # one EMF blob per invocation
+    emitted = {name: value for name, value in blobs[0].items() if isinstance(value, list)}
     assert emitted["StatusChangedToConnected"] == [1.0]  # the published one; the refused one counts when it goes out
     assert emitted["StatusEventsPublished"] == [1.0]
     assert emitted["StatusEventsFailed"] == [1.0]
     assert emitted["StreamRecordsFailed"] == [1.0]
+    (refused,) = [line for line in log_lines(out) if line["level"] == "WARNING"]
+    assert refused["message"] == "status-change events refused; their records will be retried"
+    assert (refused["count"], refused["reasons"]) == (1, ["InternalFailure"])

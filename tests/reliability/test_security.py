@@ -24,6 +24,7 @@ from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
 from social_connections.reconcile_plan import ReconcileOptions
 from social_connections.reconcile_run import run_reconciliation
+from social_connections.telemetry import LEVELS
 
 from devtools.clerk_payloads import deleted_event, external_account, to_body, user_event
 from devtools.fake_clerk_api import FakeClerkApi, FakeClerkUsers, seed_user
@@ -81,15 +82,18 @@ def test_the_verifier_compares_signatures_in_constant_time_only(table, secret, m
 @pytest.fixture
 def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """The most talkative setting template.yaml allows (LogLevel DEBUG) plus Powertools' own debug records."""
-    loggers = [webhook_module().logger, stream_module().logger]
+    loggers = [webhook_module().logger]
     levels = [logger.log_level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.DEBUG)
+    stream_telemetry = stream_module().telemetry  # the stream function logs through Telemetry, to stdout
+    stream_level, stream_telemetry.level = stream_telemetry.level, LEVELS["DEBUG"]
     caplog.set_level(logging.DEBUG, logger="aws_lambda_powertools")
     caplog.set_level(logging.DEBUG, logger="social_connections")
     yield
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
+    stream_telemetry.level = stream_level
 
 
 @pytest.mark.usefixtures("debug_logging")
@@ -140,6 +144,7 @@ def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkey
     captured = capfd.readouterr()
     output = "\n".join([captured.out, captured.err, *(record.getMessage() for record in caplog.records), caplog.text])
     assert "event processed" in output and "webhook signature rejected" in output  # the logs were captured
+    assert "deleted user's connections removed" in output  # the stream function's too
     secrets = {
         "signing secret": secret,
         "signing key": secret.removeprefix("whsec_"),

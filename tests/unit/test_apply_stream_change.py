@@ -21,7 +21,7 @@ THRESHOLD = 3
 
 
 def image(status: str, errors: int, verification: str = "verified", **extra: object) -> dict[str, object]:
-    """A connection row's new image as Powertools hands it over (plain values)."""
+    """A connection row's new image, deserialized to plain values as the stream logic reads it."""
     return {
         "pk": f"USER#{USER}",
         "sk": "CONNECTION#twitter#eac_x",

@@ -84,9 +84,9 @@ def test_publish_returns_the_records_whose_event_was_refused():
         return len(seen) == 1
 
     bus = MemoryEventPublisher(refuse=refuse_the_first)
-    assert publish_status_changes(pending, bus) == ["seq0"]
+    assert publish_status_changes(pending, bus) == {"seq0": "InternalFailure"}
     assert len(bus.published) == 2
-    assert publish_status_changes([], bus) == [] and bus.calls == 1
+    assert publish_status_changes([], bus) == {} and bus.calls == 1
 
 
 def _events_client():
@@ -106,7 +106,7 @@ def test_eventbridge_publisher_sends_batches_of_ten_and_maps_failed_entries_back
         stubber.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"EventId": "a"}, {"ErrorCode": "x"}]})
         refused = EventBridgePublisher("bus", client).publish(changes)
         stubber.assert_no_pending_responses()
-    assert refused == {3, 11}
+    assert refused == {3: "InternalFailure", 11: "x"}
 
 
 def test_eventbridge_entries_are_the_documented_event(monkeypatch):
@@ -124,7 +124,7 @@ def test_eventbridge_entries_are_the_documented_event(monkeypatch):
             ]
         }
         stubber.add_response("put_events", {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}, expected)
-        assert EventBridgePublisher("b", client).publish([change]) == set()
+        assert EventBridgePublisher("b", client).publish([change]) == {}
     assert json.loads(change.detail_json())["to"] == "error"
 
 
@@ -133,4 +133,5 @@ def test_a_failed_put_events_call_refuses_its_whole_chunk():
     change = StatusChange("user_1", X, None, ConnectionStatus.CONNECTED, None, 0, None)
     with Stubber(client) as stubber:
         stubber.add_client_error("put_events", "ThrottlingException", http_status_code=400)
-        assert EventBridgePublisher("b", client).publish([change, change]) == {0, 1}
+        refused = EventBridgePublisher("b", client).publish([change, change])
+    assert refused == {0: "ThrottlingException", 1: "ThrottlingException"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
-from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -21,12 +20,11 @@ EVENTS_CLIENT_CONFIG: Final = Config(
     retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=5, tcp_keepalive=True
 )
 
-logger = Logger(child=True)
-
 
 class StatusEventPublisher(Protocol):
-    def publish(self, changes: Sequence[StatusChange]) -> set[int]:
-        """Send the events; the positions of those the bus did not accept (to be retried with their records)."""
+    def publish(self, changes: Sequence[StatusChange]) -> dict[int, str]:
+        """Send the events; the positions of those the bus did not accept (to be retried with their records), each
+        with why: the entry's error code, or the error type of a request that failed as a whole."""
         ...
 
 
@@ -41,14 +39,14 @@ class EventBridgePublisher:
         self._bus = bus_name
         self._client = client
 
-    def publish(self, changes: Sequence[StatusChange]) -> set[int]:
-        failed: set[int] = set()
+    def publish(self, changes: Sequence[StatusChange]) -> dict[int, str]:
+        failed: dict[int, str] = {}
         for start in range(0, len(changes), PUT_EVENTS_LIMIT):
             chunk = changes[start : start + PUT_EVENTS_LIMIT]
-            failed |= {start + index for index in self._put(chunk)}
+            failed |= {start + index: reason for index, reason in self._put(chunk).items()}
         return failed
 
-    def _put(self, chunk: Sequence[StatusChange]) -> set[int]:
+    def _put(self, chunk: Sequence[StatusChange]) -> dict[int, str]:
         entries = [
             {
                 "Source": EVENT_SOURCE,
@@ -60,12 +58,17 @@ class EventBridgePublisher:
         ]
         try:
             response = self._client.put_events(Entries=entries)
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
             # The whole request failed after the SDK's retries: every event of it goes back with its record.
-            logger.warning("PutEvents failed", extra={"error_type": type(error).__name__, "entries": len(entries)})
-            return set(range(len(chunk)))
+            return dict.fromkeys(range(len(chunk)), str(error.response.get("Error", {}).get("Code", "ClientError")))
+        except BotoCoreError as error:
+            return dict.fromkeys(range(len(chunk)), type(error).__name__)
         results = response.get("Entries")
         if not isinstance(results, list) or len(results) != len(chunk):
-            return set(range(len(chunk)))
+            return dict.fromkeys(range(len(chunk)), "UnexpectedResponse")
         # A partial failure (FailedEntryCount > 0) marks each refused entry with an ErrorCode.
-        return {index for index, result in enumerate(results) if not isinstance(result, dict) or "ErrorCode" in result}
+        return {
+            index: str(result.get("ErrorCode")) if isinstance(result, dict) else "UnexpectedResponse"
+            for index, result in enumerate(results)
+            if not isinstance(result, dict) or "ErrorCode" in result
+        }
