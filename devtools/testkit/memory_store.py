@@ -80,13 +80,13 @@ class MemoryConnectionStore:
             old = rows.get(upsert.desired.key)
             status = upsert.set_status or (old.status if old else upsert.desired.status)
             errors = 0 if upsert.reset_errors or old is None else old.error_count
-            times = RowTimes(synced_at, synced_at) if old is None else replace(old.times, updated_at=synced_at)
+            times = RowTimes(synced_at, synced_at) if old is None else old.times._replace(updated_at=synced_at)
             rows[upsert.desired.key] = StoredConnection(
                 upsert.desired.key, status, errors, upsert.desired.details, times
             )
         for key in plan.disconnects:
-            rows[key] = replace(
-                rows[key], status=ConnectionStatus.DISCONNECTED, details=without_personal_data(rows[key].details)
+            rows[key] = rows[key]._replace(
+                status=ConnectionStatus.DISCONNECTED, details=without_personal_data(rows[key].details)
             )
         for failure in plan.failures:
             if failure.key is not None and failure.key in rows:
@@ -106,7 +106,7 @@ class MemoryConnectionStore:
             or self.digests.get(user_id) != digest
         ):
             return ProfileWrite(applied=False, found=profile)
-        self.profiles[user_id] = replace(profile, version=version)
+        self.profiles[user_id] = profile._replace(version=version)
         return ProfileWrite(applied=True)
 
     def mark_deleted(self, user_id: str, deleted_at: str) -> bool:
@@ -121,8 +121,8 @@ class MemoryConnectionStore:
         row = self.rows.get(user_id, {}).get(key)
         if row is None:
             return False
-        times = replace(row.times, last_error=error)
-        self.rows[user_id][key] = replace(row, error_count=row.error_count + 1, times=times)
+        times = row.times._replace(last_error=error)
+        self.rows[user_id][key] = row._replace(error_count=row.error_count + 1, times=times)
         self.last_errors[(user_id, key)] = error
         return True
 
@@ -130,14 +130,14 @@ class MemoryConnectionStore:
         row = self.rows.get(user_id, {}).get(key)
         if row is None or row.error_count == 0:
             return False
-        self.rows[user_id][key] = replace(row, error_count=0)
+        self.rows[user_id][key] = row._replace(error_count=0)
         return True
 
     def mark_error(self, user_id: str, key: ConnectionKey, threshold: int) -> bool:
         row = self.rows.get(user_id, {}).get(key)
         if row is None or row.status is not ConnectionStatus.CONNECTED or row.error_count < threshold:
             return False
-        self.rows[user_id][key] = replace(row, status=ConnectionStatus.ERROR)
+        self.rows[user_id][key] = row._replace(status=ConnectionStatus.ERROR)
         return True
 
     def mark_recovered(self, user_id: str, key: ConnectionKey) -> bool:
@@ -145,7 +145,7 @@ class MemoryConnectionStore:
         verified = row is not None and row.details.verification_status == "verified"
         if row is None or row.status is not ConnectionStatus.ERROR or row.error_count != 0 or not verified:
             return False
-        self.rows[user_id][key] = replace(row, status=ConnectionStatus.CONNECTED)
+        self.rows[user_id][key] = row._replace(status=ConnectionStatus.CONNECTED)
         return True
 
     def delete_connections(self, user_id: str) -> int:
@@ -165,8 +165,8 @@ class MemoryConnectionStore:
         return self.reconcile_state
 
     def save_reconcile_cursor(self, mode: str, offset: int, started_at: int) -> None:
-        self.reconcile_state = replace(
-            self.reconcile_state, cursor_mode=mode, cursor_offset=offset, cursor_started_at=started_at
+        self.reconcile_state = self.reconcile_state._replace(
+            cursor_mode=mode, cursor_offset=offset, cursor_started_at=started_at
         )
 
     def finish_reconcile_run(self, mode: str, started_at: int) -> None:
@@ -186,7 +186,7 @@ class MemoryConnectionStore:
         row = self.rows.get(user_id, {}).get(key)
         if row is None:
             return False
-        self.rows[user_id][key] = replace(row, details=without_personal_data(row.details))
+        self.rows[user_id][key] = row._replace(details=without_personal_data(row.details))
         return True
 
     def mark_revoked(self, user_id: str, key: ConnectionKey, *, revoked_at_ms: int, reason: str, at: str) -> bool:
@@ -194,7 +194,7 @@ class MemoryConnectionStore:
         revocable = {ConnectionStatus.CONNECTED, ConnectionStatus.ERROR}
         if row is None or row.status not in revocable or row.details.account_version > revoked_at_ms:
             return False
-        self.rows[user_id][key] = replace(row, status=ConnectionStatus.EXPIRED)
+        self.rows[user_id][key] = row._replace(status=ConnectionStatus.EXPIRED)
         self.last_errors[(user_id, key)] = reason
         return True
 
@@ -206,8 +206,8 @@ class MemoryConnectionStore:
     def complete_deletion_request(self, code: str, *, rows_affected: int, completed_at: str) -> None:
         found = self.deletion_requests.get(code)
         if found is not None and found.status is not DeletionStatus.COMPLETED:
-            self.deletion_requests[code] = replace(
-                found, status=DeletionStatus.COMPLETED, completed_at=completed_at, rows_affected=rows_affected
+            self.deletion_requests[code] = found._replace(
+                status=DeletionStatus.COMPLETED, completed_at=completed_at, rows_affected=rows_affected
             )
 
     def read_deletion_request(self, code: str) -> DeletionRequest | None:

@@ -88,8 +88,8 @@ def test_an_error_row_back_at_zero_failures_recovers(store):
 
 def test_no_recovery_while_clerk_says_the_account_failed(store):
     row = store.rows[USER][X]
-    store.rows[USER][X] = replace(
-        row, status=ConnectionStatus.ERROR, details=replace(row.details, verification_status="failed")
+    store.rows[USER][X] = row._replace(
+        status=ConnectionStatus.ERROR, details=replace(row.details, verification_status="failed")
     )
     assert apply_stream_change(image("error", 0, "failed"), store, THRESHOLD).action is StreamAction.SKIPPED
 

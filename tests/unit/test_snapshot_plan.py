@@ -79,7 +79,7 @@ def test_reverification_reconnects_and_clears_errors():
 def test_changed_details_keep_the_status_untouched():
     state = desired_state(user(x()))
     stored = {
-        key: replace(row, details=replace(row.details, platform_username="old"))
+        key: row._replace(details=replace(row.details, platform_username="old"))
         for key, row in stored_from(state).items()
     }
     plan = plan_sync(state, stored)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import urlsplit
 
 from social_connections.settings import SettingsError, positive_int
@@ -19,8 +18,7 @@ DEFAULT_MAX_REQUESTS_PER_10S: Final = 90
 SECRET_MAX_AGE_SECONDS: Final = 300
 
 
-@dataclass(frozen=True, slots=True)
-class ClerkApiSettings:
+class ClerkApiSettings(NamedTuple):
     api_url: str = DEFAULT_API_URL
     max_requests_per_10s: int = DEFAULT_MAX_REQUESTS_PER_10S
     secret_key_value: str = ""

@@ -6,6 +6,7 @@ Reasons name the field and the rule, never echo the value: a body may hold anyth
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 from pydantic import ValidationError
@@ -23,14 +24,14 @@ class BadRequestError(ValueError):
     """The request cannot be answered as sent; the message says why (a 400)."""
 
 
-def user_id_from(parameters: dict[str, str]) -> str:
+def user_id_from(parameters: Mapping[str, str]) -> str:
     user_id = parameters.get("userId", "")
     if not _USER_ID.fullmatch(user_id):
         raise BadRequestError("userId must be a Clerk user id (user_ followed by letters, digits or _)")
     return user_id
 
 
-def platform_from(parameters: dict[str, str]) -> Platform:
+def platform_from(parameters: Mapping[str, str]) -> Platform:
     try:
         return Platform(parameters.get("platform", ""))
     except ValueError:
@@ -43,7 +44,7 @@ def account_id_from(value: str, name: str = "externalAccountId") -> str:
     return value
 
 
-def connection_key_from(parameters: dict[str, str]) -> ConnectionKey:
+def connection_key_from(parameters: Mapping[str, str]) -> ConnectionKey:
     return ConnectionKey(platform_from(parameters), account_id_from(parameters.get("externalAccountId", "")))
 
 

@@ -10,11 +10,13 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+NO_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType({})  # a shared default no caller can change
 
 
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(NamedTuple):
     # The route API Gateway matched ("POST /webhooks/clerk"): unlike rawPath, it carries no stage name or
     # custom-domain base path, so a named stage or an API mapping routes as the $default stage does.
     route_key: str
@@ -24,8 +26,8 @@ class HttpRequest:
     # What API Gateway matched and checked on the route: its `{name}` segments (pathParameters, e.g. {"code": ...} for
     # GET /platforms/meta/data-deletion/{code}), the query, and the `sub` of a session token its JWT authorizer
     # accepted (None on routes without one).
-    path_parameters: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
+    path_parameters: Mapping[str, str] = NO_PARAMETERS
+    query: Mapping[str, str] = NO_PARAMETERS
     jwt_subject: str | None = None
 
     @classmethod

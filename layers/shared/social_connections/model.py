@@ -1,12 +1,15 @@
 """The domain: what a connection and a profile are, the changes a plan makes, and the errors the logic speaks of.
 
-Plain value classes with no I/O and no pydantic, so every function can import them at no cold-start cost.
+Plain value classes with no I/O and no pydantic, so every function can import them at no cold-start cost: typed
+`NamedTuple`s (immutable; `._replace` makes a changed copy), about a fifth of the import cost of a frozen slotted
+dataclass each (docs/performance.md, B1), and one plain class with `__slots__` for the plan the planner fills in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from social_connections.providers import Platform
 
@@ -32,14 +35,14 @@ class ConcurrentModificationError(Exception):
         self.found = found
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionKey:
+class ConnectionKey(NamedTuple):
     """A connection's identity within its user: the platform and Clerk's id of the linked account."""
 
     platform: Platform
     external_account_id: str
 
 
+# Still a dataclass: snapshot_plan.py digests it with `dataclasses.astuple` (a NamedTuple once that reads `*details`).
 @dataclass(frozen=True, slots=True)
 class AccountDetails:
     """Everything the webhook copies from Clerk onto a connection row; equal details mean nothing to write."""
@@ -57,8 +60,7 @@ class AccountDetails:
     approved_scopes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class RowTimes:
+class RowTimes(NamedTuple):
     """When a row was first connected and last changed, and its last failure: shown to apps, never planned on."""
 
     connected_at: str | None = None
@@ -66,39 +68,46 @@ class RowTimes:
     last_error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredConnection:
+class StoredConnection(NamedTuple):
     key: ConnectionKey
     status: ConnectionStatus
     error_count: int
     details: AccountDetails
     # Left out of equality: the stores stamp their own clocks, and no rule depends on these.
-    times: RowTimes = field(default_factory=RowTimes, compare=False)
+    times: RowTimes = RowTimes()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredConnection):
+            return NotImplemented
+        return self[:4] == other[:4]
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self[:4])
 
 
-@dataclass(frozen=True, slots=True)
-class StoredProfile:
+class StoredProfile(NamedTuple):
     user_id: str
     status: ProfileStatus
     version: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileWrite:
+class ProfileWrite(NamedTuple):
     """A conditional profile write: applied, or not and the profile found instead (None: none, or not returned)."""
 
     applied: bool
     found: StoredProfile | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredUser:
+class StoredUser(NamedTuple):
     profile: StoredProfile | None
     connections: dict[ConnectionKey, StoredConnection]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionHealth:
+class ConnectionHealth(NamedTuple):
     """What the stream function decides a transition on, read from a stream image of a connection row."""
 
     user_id: str
@@ -111,8 +120,7 @@ class ConnectionHealth:
     version: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AttentionRow:
+class AttentionRow(NamedTuple):
     """A connection in `expired` or `error`, as the AttentionIndex lists it (no e-mail, names or image URL)."""
 
     user_id: str
@@ -124,23 +132,20 @@ class AttentionRow:
     last_error_at: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredConnection:
+class DesiredConnection(NamedTuple):
     key: ConnectionKey
     status: ConnectionStatus
     details: AccountDetails
 
 
-@dataclass(frozen=True, slots=True)
-class MalformedAccount:
+class MalformedAccount(NamedTuple):
     """A mapped account entry that failed validation; `key` is known when its id and provider were readable."""
 
     key: ConnectionKey | None
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionUpsert:
+class ConnectionUpsert(NamedTuple):
     desired: DesiredConnection
     # None keeps the stored status (an `error` set by the stream function survives an unchanged account).
     set_status: ConnectionStatus | None
@@ -148,21 +153,36 @@ class ConnectionUpsert:
     is_new: bool
 
 
-@dataclass(frozen=True, slots=True)
 class SyncPlan:
-    """The row writes that make a user's stored connections match one snapshot."""
+    """The row writes that make a user's stored connections match one snapshot (the planner appends to its lists)."""
 
-    upserts: list[ConnectionUpsert] = field(default_factory=list)
-    disconnects: list[ConnectionKey] = field(default_factory=list)
-    failures: list[MalformedAccount] = field(default_factory=list)
+    __slots__ = ("disconnects", "failures", "upserts")
+    __hash__ = None  # type: ignore[assignment]  # mutable lists: unhashable, as the dataclass was in practice
+
+    def __init__(
+        self,
+        upserts: list[ConnectionUpsert] | None = None,
+        disconnects: list[ConnectionKey] | None = None,
+        failures: list[MalformedAccount] | None = None,
+    ) -> None:
+        self.upserts: list[ConnectionUpsert] = [] if upserts is None else upserts
+        self.disconnects: list[ConnectionKey] = [] if disconnects is None else disconnects
+        self.failures: list[MalformedAccount] = [] if failures is None else failures
 
     @property
     def is_empty(self) -> bool:
         return not (self.upserts or self.disconnects or self.failures)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SyncPlan):
+            return NotImplemented
+        return (self.upserts, self.disconnects, self.failures) == (other.upserts, other.disconnects, other.failures)
 
-@dataclass(frozen=True, slots=True)
-class ReconcileState:
+    def __repr__(self) -> str:
+        return f"SyncPlan(upserts={self.upserts!r}, disconnects={self.disconnects!r}, failures={self.failures!r})"
+
+
+class ReconcileState(NamedTuple):
     """The run record of reconciliation: an unfinished run's cursor, and when the last finished run started."""
 
     cursor_mode: str | None = None
@@ -171,8 +191,7 @@ class ReconcileState:
     last_finished_started_at: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformAccountRow:
+class PlatformAccountRow(NamedTuple):
     """A connection row found through its platform account (platform + the platform's user id)."""
 
     user_id: str
@@ -184,8 +203,7 @@ class DeletionStatus(StrEnum):
     COMPLETED = "completed"
 
 
-@dataclass(frozen=True, slots=True)
-class DeletionRequest:
+class DeletionRequest(NamedTuple):
     """A platform's data-deletion request as kept for its status page: no personal data, only the code and counts."""
 
     confirmation_code: str

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from social_connections.providers import (
     DEFAULT_PROVIDER_ALIASES,
@@ -25,8 +24,7 @@ class SettingsError(ValueError):
     """A variable is missing or malformed: the deployment's fault, reported at start."""
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     table_name: str
     error_threshold: int = DEFAULT_ERROR_THRESHOLD
     # Signing secret(s) given directly (local runs, tests), used only while no Secrets Manager id is set.

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
 
@@ -27,8 +26,7 @@ class SecretConfigurationError(Exception):
     """No usable signing secret is configured: our fault, never the sender's."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryHeaders:
+class DeliveryHeaders(NamedTuple):
     message_id: str
     timestamp: str
     signature: str

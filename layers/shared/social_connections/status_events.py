@@ -8,8 +8,7 @@ connection and the change, never the e-mail, names or image URL the row also hol
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from social_connections.model import ConnectionHealth, ConnectionKey, ConnectionStatus
 
@@ -17,8 +16,7 @@ EVENT_SOURCE: Final = "clerk.social-connections"
 EVENT_DETAIL_TYPE: Final = "Connection Status Changed"
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     user_id: str
     key: ConnectionKey
     from_status: ConnectionStatus | None  # None: the row was just created
