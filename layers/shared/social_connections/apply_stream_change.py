@@ -20,14 +20,26 @@ from social_connections.status_events import StatusChange, status_change
 from social_connections.storage.items import deleted_user_from_image, health_from_image, plain
 
 if TYPE_CHECKING:
-    from typing import TypedDict
+    from typing import Protocol, TypedDict
 
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
     from social_connections.connection_store import ConnectionStore
-    from social_connections.container import Container
     from social_connections.event_bus import StatusEventPublisher
+    from social_connections.settings import Settings
     from social_connections.telemetry import Telemetry
+
+    class StreamDependencies(Protocol):
+        """What the batch needs of the container (unit tests give an in-memory store and publisher)."""
+
+        @property
+        def store(self) -> ConnectionStore: ...
+
+        @property
+        def publisher(self) -> StatusEventPublisher: ...
+
+        @property
+        def settings(self) -> Settings: ...
 
     class StreamRecordBody(TypedDict, total=False):
         """The parts of a record's `dynamodb` member that are read (images in DynamoDB's typed JSON)."""
@@ -101,7 +113,9 @@ def publish_status_changes(
     return {record_id: refused[index] for index, (record_id, _) in enumerate(pending) if index in refused}
 
 
-def apply_stream_batch(records: Iterable[StreamRecord], dependencies: Container, telemetry: Telemetry) -> list[str]:
+def apply_stream_batch(
+    records: Iterable[StreamRecord], dependencies: StreamDependencies, telemetry: Telemetry
+) -> list[str]:
     """Handle every record of one batch, then publish their status changes; the sequence numbers to report as
     failed (a record that raised, or whose event the bus refused). Lambda retries from the first of them."""
     failed: list[str] = []
@@ -126,7 +140,7 @@ def apply_stream_batch(records: Iterable[StreamRecord], dependencies: Container,
     return failed
 
 
-def _apply_record(record: StreamRecord, dependencies: Container) -> StreamChange:
+def _apply_record(record: StreamRecord, dependencies: StreamDependencies) -> StreamChange:
     body = record.get("dynamodb")
     if record.get("eventName") not in HANDLED_EVENT_NAMES or not body:
         return SKIPPED
