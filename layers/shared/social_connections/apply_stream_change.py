@@ -19,7 +19,7 @@ from social_connections.model import ConnectionKey, ConnectionStatus
 from social_connections.status_events import StatusChange, status_change
 from social_connections.storage.items import deleted_user_from_image, health_from_image, plain
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for the type checker only: nothing reads these at run time, and creating them costs import time
     from typing import Protocol, TypedDict
 
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
