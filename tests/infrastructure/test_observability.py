@@ -29,7 +29,7 @@ ENVIRONMENT = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
 NAMESPACE = ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"]
 SERVICE = ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]
 ALARMS = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-EMITTING_CALLS = {"add_metric", "_count", "single_metric", "count", "count_by"}  # Powertools' and Telemetry's
+EMITTING_CALLS = {"add_metric", "_count", "single_metric", "count", "count_by"}
 
 
 def alarm_metrics(properties: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

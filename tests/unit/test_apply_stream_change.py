@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, NamedTuple
 
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 from social_connections.apply_clerk_event import apply_deletion, apply_snapshot
-from social_connections.apply_stream_change import StreamAction, apply_stream_batch, apply_stream_change
+from social_connections.apply_stream_change import StreamAction, apply_stream_change
 from social_connections.clerk_events import ClerkUser
 from social_connections.model import ConnectionKey, ConnectionStatus
 from social_connections.providers import Platform
-from social_connections.settings import Settings
-from social_connections.telemetry import Telemetry
 
 from devtools.clerk_payloads import external_account, user_event
-from devtools.testkit.logs import log_lines, metric_totals
-from devtools.testkit.memory_events import MemoryEventPublisher
 from devtools.testkit.memory_store import MemoryConnectionStore
 
 T0 = 1_716_883_200_000
 USER = "user_stream_unit"
 X = ConnectionKey(Platform.TWITTER, "eac_x")
 THRESHOLD = 3
-SETTINGS = Settings(table_name="unused", error_threshold=THRESHOLD, event_bus_name="bus")
-SERIALIZER = TypeSerializer()
 
 
 def image(status: str, errors: int, verification: str = "verified", **extra: object) -> dict[str, object]:
@@ -109,76 +100,3 @@ def test_no_recovery_while_clerk_says_the_account_failed(store):
 )
 def test_anything_else_is_skipped(store, new_image):
     assert apply_stream_change(new_image, store, THRESHOLD).action is StreamAction.SKIPPED
-
-
-# ---- a batch of records, as Lambda hands it over ------------------------------------------------------------------
-
-
-class Dependencies(NamedTuple):
-    store: MemoryConnectionStore
-    publisher: MemoryEventPublisher
-    settings: Settings
-
-
-def record(sequence: str, new_image: Mapping[str, object] | None, event_name: str = "MODIFY") -> Any:
-    body: dict[str, Any] = {"SequenceNumber": sequence}
-    if new_image is not None:
-        body["NewImage"] = {name: SERIALIZER.serialize(value) for name, value in new_image.items()}
-    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": body}
-
-
-def test_a_batch_reports_each_failed_record_by_sequence_number_and_handles_the_others(store, capsys):
-    apply_deletion(store, USER)
-    tombstone = {"pk": f"USER#{USER}", "sk": "PROFILE", "userId": USER, "profileStatus": "deleted"}
-    unreadable = record("2", None)
-    unreadable["dynamodb"]["NewImage"] = {"sk": {"S": "PROFILE"}, "userId": {"Q": "no such type"}}
-    bus = MemoryEventPublisher(refuse=lambda change: change.user_id == "user_refused")
-    created = {**image("connected", 0), "userId": "user_refused", "pk": "USER#user_refused"}
-    batch = [
-        record("1", tombstone),
-        unreadable,
-        record("3", tombstone, event_name="REMOVE"),
-        {"eventName": "MODIFY", "dynamodb": {}},  # no images: nothing to do
-        record("4", created, event_name="INSERT"),
-        record("5", None),
-    ]
-    telemetry = Telemetry({})
-    telemetry.start(None)
-    failed = apply_stream_batch(batch, Dependencies(store, bus, SETTINGS), telemetry)
-    telemetry.flush()
-    assert failed == ["2", "4"]  # the unreadable image, then the record whose event the bus refused
-    assert USER not in store.rows and bus.published == []
-    out = capsys.readouterr().out
-    assert metric_totals(out) == {
-        "ConnectionsRemoved": 1.0,
-        "StatusEventsFailed": 1.0,
-        "StatusEventsPublished": 0.0,
-        "StreamRecordsFailed": 2.0,
-    }
-    warnings = [line for line in log_lines(out) if line["level"] == "WARNING"]
-    assert [line["message"] for line in warnings] == [
-        "stream record failed; it will be retried",
-        "status-change events refused; their records will be retried",
-    ]
-    assert warnings[0]["error_type"] == "TypeError" and "no such type" not in out
-
-
-def test_a_batch_publishes_the_status_changes_of_the_records_handled(store, capsys):
-    fail(store, THRESHOLD)
-    bus = MemoryEventPublisher()
-    telemetry = Telemetry({})
-    telemetry.start(None)
-    moved = record("7", image("connected", THRESHOLD))
-    moved["dynamodb"]["OldImage"] = {name: SERIALIZER.serialize(v) for name, v in image("connected", 2).items()}
-    assert apply_stream_batch([moved], Dependencies(store, bus, SETTINGS), telemetry) == []
-    telemetry.flush()
-    assert store.rows[USER][X].status is ConnectionStatus.ERROR
-    assert bus.published == []  # the image itself shows no status change: the write's own record will
-    out = capsys.readouterr().out
-    assert metric_totals(out) == {"ConnectionsErrored": 1.0}
-    (line,) = log_lines(out)
-    assert (line["message"], line["platform"], line["to"]) == (
-        "connection status set by the stream function",
-        "twitter",
-        "error",
-    )
