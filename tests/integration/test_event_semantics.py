@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from social_connections import container
 from social_connections.apply_clerk_event import apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import ClerkUser, parse_clerk_user
 from social_connections.model import ConcurrentModificationError, ConnectionKey, StoredUser
 from social_connections.providers import Platform
 from social_connections.snapshot_plan import desired_state, plan_sync
@@ -94,7 +94,7 @@ def test_other_providers_and_legacy_google_shape_are_ignored(deliver):
 def test_google_account_id_uses_external_account_id():
 
     legacy = external_account("idn_legacy", "oauth_tiktok", updated_at=T0, legacy_google_shape=True)
-    user = ClerkUser.model_validate(user_event("user.created", USER, updated_at=T0, accounts=[legacy])["data"])
+    user = parse_clerk_user(user_event("user.created", USER, updated_at=T0, accounts=[legacy])["data"])
     assert list(desired_state(user).connections) == [ConnectionKey(Platform.TIKTOK, "eac_legacy")]
 
 
@@ -325,8 +325,8 @@ def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
     """A writer that read before another committed must re-read, not write its stale diff."""
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     repository = container.current().store
-    newest = ClerkUser.model_validate(snapshot(T0 + 20, x_account(), ig_account(updated_at=T0 + 20))["data"])
-    middle = ClerkUser.model_validate(snapshot(T0 + 10, tt_account(updated_at=T0 + 10))["data"])
+    newest = parse_clerk_user(snapshot(T0 + 20, x_account(), ig_account(updated_at=T0 + 20))["data"])
+    middle = parse_clerk_user(snapshot(T0 + 10, tt_account(updated_at=T0 + 10))["data"])
     stale_read = repository.read_user(USER)
     apply_snapshot(repository, middle)
     with pytest.raises(ConcurrentModificationError):
@@ -338,7 +338,7 @@ def test_interleaved_stale_plan_is_rejected_by_the_profile_lock(deliver):
 def test_snapshot_racing_a_deletion_leaves_no_new_rows(deliver):
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     repository = container.current().store
-    update = ClerkUser.model_validate(snapshot(T0 + 1, x_account(), ig_account())["data"])
+    update = parse_clerk_user(snapshot(T0 + 1, x_account(), ig_account())["data"])
     read_before_delete = repository.read_user(USER)
     deliver(deleted_event(USER))
     with pytest.raises(ConcurrentModificationError):

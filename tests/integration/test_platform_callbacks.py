@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import importlib
 import json
-import logging
 import time
 import urllib.parse
 from types import ModuleType
@@ -24,6 +23,7 @@ from devtools.clerk_payloads import external_account, user_event
 from devtools.testkit.aws import TEST_TABLE_NAME
 from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_http
 from devtools.testkit.functions import configured, install_container
+from devtools.testkit.logs import emf_blobs, log_lines
 from devtools.testkit.table import table_items, user_rows
 from tests.reliability.support import contract_violations
 
@@ -260,18 +260,18 @@ def test_a_disconnected_row_loses_its_personal_data_in_the_same_write(deliver):
     assert contract_violations(table_items()) == []
 
 
-def test_unmapped_providers_are_counted_and_logged_once_per_event(deliver, capsys, caplog):
+def test_unmapped_providers_are_counted_and_logged_once_per_event(deliver, capsys):
     google = external_account("eac_g", "oauth_google", updated_at=T0, email="secret@example.com")
     custom = external_account("eac_m", "oauth_custom_mastodon", updated_at=T0)
     capsys.readouterr()
-    caplog.set_level(logging.INFO)
     response = deliver(user_event("user.created", "user_u", updated_at=T0, accounts=[google, custom]))
     assert (response.status, response.body["upserted"]) == (200, 0)
-    logged = [record for record in caplog.records if record.getMessage() == "accounts of unmapped providers not stored"]
+    out = capsys.readouterr().out
+    logged = [line for line in log_lines(out) if line["message"] == "accounts of unmapped providers not stored"]
     assert len(logged) == 1
-    assert (logged[0].providers, logged[0].accounts) == (["oauth_custom_mastodon", "oauth_google"], 2)
-    assert all("secret@example.com" not in str(record.__dict__) for record in caplog.records)
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert (logged[0]["providers"], logged[0]["accounts"]) == (["oauth_custom_mastodon", "oauth_google"], 2)
+    assert "secret@example.com" not in out
+    blobs = emf_blobs(out)
     assert [blob["UnmappedProviderAccounts"] for blob in blobs if "UnmappedProviderAccounts" in blob] == [[2.0]]
 
 

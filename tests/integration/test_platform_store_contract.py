@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from social_connections import container
 from social_connections.apply_clerk_event import apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import parse_clerk_user
 from social_connections.model import ConnectionKey, DeletionStatus, PlatformAccountRow
 from social_connections.providers import Platform
 
@@ -36,7 +36,7 @@ def link(store: Any, user_id: str, version: int, *, instagram: bool = True) -> N
         accounts.append(external_account("eac_ig", "oauth_instagram", updated_at=T0, provider_user_id="ig1"))
     apply_snapshot(
         store,
-        ClerkUser.model_validate(user_event("user.updated", user_id, updated_at=version, accounts=accounts)["data"]),
+        parse_clerk_user(user_event("user.updated", user_id, updated_at=version, accounts=accounts)["data"]),
     )
 
 

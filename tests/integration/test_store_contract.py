@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from social_connections.apply_clerk_event import FirstTry, apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import ClerkUser, parse_clerk_user
 from social_connections.connection_store import ConnectionStore, ReconcileStore
 from social_connections.model import (
     ConcurrentModificationError,
@@ -37,9 +37,7 @@ def any_store(request) -> ConnectionStore:
 
 
 def snapshot(version: int, *accounts: dict) -> ClerkUser:
-    return ClerkUser.model_validate(
-        user_event("user.updated", USER, updated_at=version, accounts=list(accounts))["data"]
-    )
+    return parse_clerk_user(user_event("user.updated", USER, updated_at=version, accounts=list(accounts))["data"])
 
 
 def state(store: ConnectionStore) -> tuple[object, dict[ConnectionKey, tuple[ConnectionStatus, int]]]:
@@ -89,7 +87,7 @@ def test_deletion_is_once_and_cleanup_counts_rows(any_store):
 def test_reconciliation_reads_and_run_record_agree(any_store):
     store: ReconcileStore = any_store
     apply_snapshot(store, snapshot(T0))
-    other = ClerkUser.model_validate(user_event("user.created", "user_other", updated_at=T0 + 5)["data"])
+    other = parse_clerk_user(user_event("user.created", "user_other", updated_at=T0 + 5)["data"])
     apply_snapshot(store, other)
     store.mark_deleted("user_other", "now")
     profiles = store.read_profiles([USER, "user_other", "user_absent", USER])

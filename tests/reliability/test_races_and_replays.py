@@ -21,7 +21,7 @@ import boto3
 import pytest
 from social_connections import container
 from social_connections.apply_clerk_event import apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import parse_clerk_user
 from social_connections.clock import iso_from_millis
 from social_connections.storage import DynamoDBConnectionStore
 
@@ -243,7 +243,7 @@ def deliver_concurrently(lab: RaceLab, deliveries: list[Message]) -> None:
 def newest_alone(story: UserStory) -> dict[str, dict[str, Any]]:
     """The rows the newest snapshot gives a user on its own, applied sequentially to the reference table."""
     store = DynamoDBConnectionStore(REFERENCE_TABLE, boto3.client("dynamodb"))
-    apply_snapshot(store, ClerkUser.model_validate(story.snapshots[-1]["data"]))
+    apply_snapshot(store, parse_clerk_user(story.snapshots[-1]["data"]))
     rows = table_items(REFERENCE_TABLE)
     return {item["sk"]: item for item in rows if item["pk"] == f"USER#{story.user_id}"}
 

@@ -11,7 +11,7 @@ from social_connections.apply_clerk_event import (
     apply_deletion,
     apply_snapshot,
 )
-from social_connections.clerk_events import ClerkUser, UnhandledEvent, parse_clerk_event
+from social_connections.clerk_events import ClerkUser, UnhandledEvent, parse_clerk_event, parse_clerk_user
 from social_connections.model import ConnectionKey, ConnectionStatus, ProfileStatus, StoredProfile
 from social_connections.providers import Platform
 
@@ -25,9 +25,7 @@ IG = ConnectionKey(Platform.INSTAGRAM, "eac_ig")
 
 
 def snapshot(version: int, *accounts: dict) -> ClerkUser:
-    return ClerkUser.model_validate(
-        user_event("user.updated", USER, updated_at=version, accounts=list(accounts))["data"]
-    )
+    return parse_clerk_user(user_event("user.updated", USER, updated_at=version, accounts=list(accounts))["data"])
 
 
 def x(version: int = T0, **kwargs) -> dict:

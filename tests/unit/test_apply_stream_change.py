@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from social_connections.apply_clerk_event import apply_deletion, apply_snapshot
 from social_connections.apply_stream_change import StreamAction, apply_stream_change
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import parse_clerk_user
 from social_connections.model import ConnectionKey, ConnectionStatus
 from social_connections.providers import Platform
 
@@ -39,9 +39,7 @@ def image(status: str, errors: int, verification: str = "verified", **extra: obj
 def store() -> MemoryConnectionStore:
     store = MemoryConnectionStore()
     account = external_account("eac_x", "oauth_x", updated_at=T0)
-    apply_snapshot(
-        store, ClerkUser.model_validate(user_event("user.created", USER, updated_at=T0, accounts=[account])["data"])
-    )
+    apply_snapshot(store, parse_clerk_user(user_event("user.created", USER, updated_at=T0, accounts=[account])["data"]))
     return store
 
 

@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 from social_connections.apply_clerk_event import apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import parse_clerk_user
 from social_connections.http_api import HttpRequest
 from social_connections.meta_data_deletion import data_deletion_status, receive_data_deletion
 from social_connections.model import ConnectionKey, ConnectionStatus, DeletionStatus
@@ -63,7 +63,7 @@ def linked(store: MemoryConnectionStore, user_id: str = "user_1", version: int =
         external_account("eac_tt", "oauth_tiktok", updated_at=version, provider_user_id=TT_ID, username="b"),
     ]
     data = user_event("user.updated", user_id, updated_at=version, accounts=accounts)["data"]
-    apply_snapshot(store, ClerkUser.model_validate(data))
+    apply_snapshot(store, parse_clerk_user(data))
 
 
 def body_of(response: dict) -> dict:
@@ -205,7 +205,7 @@ def test_signed_tiktok_garbage_is_400():
 
 def test_a_disconnected_row_keeps_no_personal_data(store):
     linked(store)
-    apply_snapshot(store, ClerkUser.model_validate(user_event("user.updated", "user_1", updated_at=T0 + 1)["data"]))
+    apply_snapshot(store, parse_clerk_user(user_event("user.updated", "user_1", updated_at=T0 + 1)["data"]))
     row = store.rows["user_1"][IG]
     assert row.status is ConnectionStatus.DISCONNECTED
     assert (row.details.email, row.details.first_name, row.details.image_url, row.details.platform_username) == (

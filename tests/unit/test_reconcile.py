@@ -7,7 +7,7 @@ import time
 
 import pytest
 from social_connections.apply_clerk_event import apply_deletion, apply_snapshot
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import parse_clerk_user
 from social_connections.model import ConnectionKey, ConnectionStatus, ProfileStatus
 from social_connections.providers import Platform, ProviderMap
 from social_connections.reconcile import ReconcileFailedError, Reconciler
@@ -125,7 +125,7 @@ def test_a_stale_api_snapshot_loses_to_a_newer_webhook():
     store = MemoryConnectionStore()
     newer = seed_user(0, updated_at=seed_user(0)["updated_at"] + 60_000)
     newer["external_accounts"] = []
-    apply_snapshot(store, ClerkUser.model_validate(newer))
+    apply_snapshot(store, parse_clerk_user(newer))
     summary = reconcile(store, clerk)
     assert (summary.users_updated, summary.users_unchanged) == (1, 1)
     assert store.profiles["user_seed_000000"].version == newer["updated_at"]
@@ -261,7 +261,7 @@ def test_reconciliation_maps_providers_as_the_deployments_provider_aliases_do():
     clerk.put(user)
     aliases = ProviderMap({"oauth_custom_ig": Platform.INSTAGRAM})
     store = MemoryConnectionStore()
-    apply_snapshot(store, ClerkUser.model_validate(user), providers=aliases)
+    apply_snapshot(store, parse_clerk_user(user), providers=aliases)
     key = ConnectionKey(Platform.INSTAGRAM, "eac_custom_ig")
     assert reconcile(store, clerk, dry_run=True, providers=aliases).connections_disconnected == 0
     clerk.put({**user, "updated_at": user["updated_at"] + 1})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import ClerkUser, parse_clerk_user
 from social_connections.model import ConnectionKey, ConnectionStatus, StoredConnection
 from social_connections.providers import Platform, ProviderMap, platform_for
 from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync
@@ -18,7 +18,7 @@ TT = ConnectionKey(Platform.TIKTOK, "eac_tt")
 
 
 def user(*accounts: object, updated_at: int = T0) -> ClerkUser:
-    return ClerkUser.model_validate(
+    return parse_clerk_user(
         user_event("user.updated", "user_1", updated_at=updated_at, accounts=list(accounts))["data"]
     )
 

@@ -1,119 +1,31 @@
-"""Pydantic models of the Clerk webhook events this service handles.
+"""The Clerk webhook events this service handles, parsed from a verified body and validated by hand.
 
 Lenient where Clerk adds fields (unknown keys are ignored), strict where a wrong value would corrupt the table:
-identifiers that become key parts, `updated_at` (the ordering version) and the event type.
+identifiers that become key parts, `updated_at` (the ordering version) and the event type. Strict means what
+pydantic's strict types mean: a string is a JSON string, an integer a JSON integer (never a boolean or a float).
 External accounts stay raw in the event and are validated one by one (`parse_external_account`), so one malformed
-entry cannot block the others. Every validation failure is summarized the same way: field locations and error types,
+entry cannot block the others. Every failure is summarized as field locations and pydantic's error type names,
 never the input values, which may hold e-mail addresses.
+
+No pydantic here: importing even `pydantic_core` costs about 0.09x of the webhook's whole cold-start floor, most of
+the 0.15x budget (docs/performance.md, B1); the rules below are the models' rules, checked by
+tests/unit/test_clerk_events.py, and the JSON answers (BOM, lone surrogates, deep nesting) are pydantic's.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated, Final, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    StrictInt,
-    StrictStr,
-    Tag,
-    TypeAdapter,
-    ValidationError,
-)
+from collections.abc import Mapping
+from typing import Final, Literal, NamedTuple
 
 # Clerk ids look like `user_2g7np...`, `eac_...`; they become parts of DynamoDB keys, so `#` and spaces are refused.
-CLERK_ID_PATTERN: Final = r"^[A-Za-z0-9_\-]{1,128}$"
+CLERK_ID_PATTERN: Final = r"[A-Za-z0-9_\-]{1,128}"  # always whole-string: fullmatch
 CLERK_ID: Final = re.compile(CLERK_ID_PATTERN)
-ClerkId = Annotated[StrictStr, Field(pattern=CLERK_ID_PATTERN)]
-EpochMillis = Annotated[StrictInt, Field(gt=0, lt=10**15)]
-
+MAX_EPOCH_MILLIS: Final = 10**15  # exclusive: epoch milliseconds have 13 digits until the year 33658
+MAX_SUMMARY_ITEMS: Final = 10
 HANDLED_USER_EVENTS = frozenset({"user.created", "user.updated", "user.deleted"})
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class ClerkUser(_Lenient):
-    """`data` of user.created / user.updated: a full snapshot of the user."""
-
-    id: ClerkId
-    updated_at: EpochMillis
-    # Each entry stays a raw mapping: validated per entry so that one bad account is isolated.
-    external_accounts: list[object] = Field(default_factory=list)
-
-
-class DeletedUser(_Lenient):
-    """`data` of user.deleted: only the id (and, since 2025-11, an optional external_id); no updated_at."""
-
-    id: ClerkId
-
-
-class UserSnapshotEvent(_Lenient):
-    type: Literal["user.created", "user.updated"]
-    data: ClerkUser
-
-
-class UserDeletedEvent(_Lenient):
-    type: Literal["user.deleted"]
-    data: DeletedUser
-
-
-class UnhandledEvent(_Lenient):
-    """Any other signed event type (session.created, organization.*...): acknowledged and ignored."""
-
-    type: StrictStr
-
-
-def _event_kind(value: object) -> str | None:
-    event_type = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    if not isinstance(event_type, str):
-        return None
-    if event_type == "user.deleted":
-        return "deleted"
-    if event_type in HANDLED_USER_EVENTS:
-        return "snapshot"
-    return "other"
-
-
-ClerkEvent = Annotated[
-    Annotated[UserSnapshotEvent, Tag("snapshot")]
-    | Annotated[UserDeletedEvent, Tag("deleted")]
-    | Annotated[UnhandledEvent, Tag("other")],
-    Discriminator(_event_kind),
-]
-
-
-class Verification(_Lenient):
-    status: StrictStr | None = None
-    strategy: StrictStr | None = None
-
-
-class ExternalAccount(_Lenient):
-    """One `external_accounts` entry: the `external_account` shape and the legacy `google_account` one."""
-
-    id: ClerkId
-    # Only Google/Facebook carry it; when present it is the `eac_` id Clerk uses for the account.
-    external_account_id: ClerkId | None = None
-    provider: StrictStr
-    provider_user_id: StrictStr | None = None
-    username: StrictStr | None = None
-    email_address: StrictStr | None = None
-    first_name: StrictStr | None = None
-    last_name: StrictStr | None = None
-    image_url: StrictStr | None = None
-    avatar_url: StrictStr | None = None
-    approved_scopes: StrictStr | None = None
-    updated_at: EpochMillis
-    verification: Verification | None = None
-
-    @property
-    def account_id(self) -> str:
-        """The stable Clerk id of the account: `external_account_id` if present, else `id`."""
-        return self.external_account_id or self.id
+_ESCAPED_SURROGATE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class InvalidEventError(ValueError):
@@ -124,28 +36,214 @@ class InvalidEventError(ValueError):
         self.summary = summary
 
 
-MAX_SUMMARY_ITEMS: Final = 10
-_events: TypeAdapter[UserSnapshotEvent | UserDeletedEvent | UnhandledEvent] = TypeAdapter(ClerkEvent)
+class ClerkUser(NamedTuple):
+    """`data` of user.created / user.updated: a full snapshot of the user."""
+
+    id: str
+    updated_at: int
+    # Each entry stays a raw mapping: validated per entry so that one bad account is isolated.
+    external_accounts: list[object]
 
 
-def _summary(error: ValidationError) -> list[str]:
-    return [
-        f"{'.'.join(str(part) for part in item['loc'])}: {item['type']}"
-        for item in error.errors(include_input=False)[:MAX_SUMMARY_ITEMS]
-    ]
+class DeletedUser(NamedTuple):
+    """`data` of user.deleted: only the id (and, since 2025-11, an optional external_id); no updated_at."""
+
+    id: str
 
 
-def parse_clerk_event(body: bytes) -> UserSnapshotEvent | UserDeletedEvent | UnhandledEvent:
-    """The event in a verified delivery's raw body; InvalidEventError when it is not one."""
+SnapshotType = Literal["user.created", "user.updated"]
+_SNAPSHOT_TYPES: Final[dict[str, SnapshotType]] = {"user.created": "user.created", "user.updated": "user.updated"}
+
+
+class UserSnapshotEvent(NamedTuple):
+    type: SnapshotType
+    data: ClerkUser
+
+
+class UserDeletedEvent(NamedTuple):
+    type: Literal["user.deleted"]
+    data: DeletedUser
+
+
+class UnhandledEvent(NamedTuple):
+    """Any other signed event type (session.created, organization.*...): acknowledged and ignored."""
+
+    type: str
+
+
+ClerkEvent = UserSnapshotEvent | UserDeletedEvent | UnhandledEvent
+
+
+class Verification(NamedTuple):
+    status: str | None = None
+    strategy: str | None = None
+
+
+class ExternalAccount(NamedTuple):
+    """One `external_accounts` entry: the `external_account` shape and the legacy `google_account` one."""
+
+    id: str
+    # Only Google/Facebook carry it; when present it is the `eac_` id Clerk uses for the account.
+    external_account_id: str | None
+    provider: str
+    provider_user_id: str | None
+    username: str | None
+    email_address: str | None
+    first_name: str | None
+    last_name: str | None
+    image_url: str | None
+    avatar_url: str | None
+    approved_scopes: str | None
+    updated_at: int
+    verification: Verification | None
+
+    @property
+    def account_id(self) -> str:
+        """The stable Clerk id of the account: `external_account_id` if present, else `id`."""
+        return self.external_account_id or self.id
+
+
+class _Problems:
+    """Validation errors as `location: type`, pydantic's names, at most MAX_SUMMARY_ITEMS of them."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.found: list[str] = []
+
+    def add(self, location: str, kind: str) -> None:
+        if len(self.found) < MAX_SUMMARY_ITEMS:
+            self.found.append(f"{self.prefix}{location}: {kind}")
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise InvalidEventError(self.found)
+
+    def clerk_id(self, source: Mapping[str, object], name: str, *, required: bool = True) -> str | None:
+        value = source.get(name)
+        if value is None:
+            if required:
+                self.add(name, "missing" if name not in source else "string_type")
+            return None
+        if type(value) is not str:
+            self.add(name, "string_type")
+        elif CLERK_ID.fullmatch(value) is None:
+            self.add(name, "string_pattern_mismatch")
+        return value if type(value) is str else None
+
+    def epoch_millis(self, source: Mapping[str, object], name: str) -> int:
+        value = source.get(name)
+        if type(value) is not int:
+            self.add(name, "missing" if name not in source else "int_type")
+            return 0
+        if value <= 0:
+            self.add(name, "greater_than")
+        elif value >= MAX_EPOCH_MILLIS:
+            self.add(name, "less_than")
+        return value
+
+    def text(self, source: Mapping[str, object], name: str) -> str | None:
+        value = source.get(name)
+        if value is None or type(value) is str:
+            return value
+        self.add(name, "string_type")
+        return None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN and Infinity are not JSON; pydantic's parser refuses them too.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _json(body: bytes) -> object:
+    """The body's JSON value: strict UTF-8, no BOM, no NaN, no lone surrogate, nesting within the parser's limit."""
     try:
-        return _events.validate_json(body)
-    except ValidationError as error:
-        raise InvalidEventError(_summary(error)) from error
+        text = body.decode("utf-8")
+        value = _DECODER.decode(text)  # a leading BOM is refused here: JSON text starts with a value
+        if "\\u" in text and _ESCAPED_SURROGATE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")  # a lone surrogate cannot be encoded
+    except (ValueError, RecursionError) as error:  # UnicodeError and JSONDecodeError are ValueErrors
+        raise InvalidEventError([": json_invalid"]) from error
+    return value
+
+
+def parse_clerk_event(body: bytes) -> ClerkEvent:
+    """The event in a verified delivery's raw body; InvalidEventError when it is not one."""
+    value = _json(body)
+    if type(value) is not dict:
+        raise InvalidEventError([": model_type"])
+    event_type = value.get("type")
+    if type(event_type) is not str:
+        raise InvalidEventError(["type: missing" if "type" not in value else "type: string_type"])
+    if event_type == "user.deleted":
+        data = value.get("data")
+        if type(data) is not dict:
+            raise InvalidEventError(["data: missing" if "data" not in value else "data: model_type"])
+        problems = _Problems("data.")
+        user_id = problems.clerk_id(data, "id")
+        problems.raise_any()
+        return UserDeletedEvent("user.deleted", DeletedUser(str(user_id)))
+    snapshot_type = _SNAPSHOT_TYPES.get(event_type)
+    if snapshot_type is not None:
+        return UserSnapshotEvent(snapshot_type, _user(value.get("data"), "data" in value, "data."))
+    return UnhandledEvent(event_type)
+
+
+def parse_clerk_user(raw: object) -> ClerkUser:
+    """A user object (a snapshot's `data`, or one user of the Backend API's list); InvalidEventError if invalid."""
+    return _user(raw, raw is not None, "")
+
+
+def _user(raw: object, present: bool, prefix: str) -> ClerkUser:
+    if type(raw) is not dict:
+        raise InvalidEventError([f"{prefix.rstrip('.') or '(user)'}: {'model_type' if present else 'missing'}"])
+    problems = _Problems(prefix)
+    user_id = problems.clerk_id(raw, "id")
+    updated_at = problems.epoch_millis(raw, "updated_at")
+    accounts = raw.get("external_accounts", [])
+    if type(accounts) is not list:
+        problems.add("external_accounts", "list_type")
+    problems.raise_any()
+    return ClerkUser(str(user_id), updated_at, accounts)
 
 
 def parse_external_account(raw: object) -> ExternalAccount:
     """One `external_accounts` entry; InvalidEventError when it is malformed."""
-    try:
-        return ExternalAccount.model_validate(raw)
-    except ValidationError as error:
-        raise InvalidEventError(_summary(error)) from error
+    if type(raw) is not dict:
+        raise InvalidEventError([": model_type"])
+    problems = _Problems()
+    account_id = problems.clerk_id(raw, "id")
+    external_account_id = problems.clerk_id(raw, "external_account_id", required=False)
+    provider = raw.get("provider")
+    if type(provider) is not str:
+        problems.add("provider", "missing" if "provider" not in raw else "string_type")
+    account = ExternalAccount(
+        id=str(account_id),
+        external_account_id=external_account_id,
+        provider=str(provider),
+        provider_user_id=problems.text(raw, "provider_user_id"),
+        username=problems.text(raw, "username"),
+        email_address=problems.text(raw, "email_address"),
+        first_name=problems.text(raw, "first_name"),
+        last_name=problems.text(raw, "last_name"),
+        image_url=problems.text(raw, "image_url"),
+        avatar_url=problems.text(raw, "avatar_url"),
+        approved_scopes=problems.text(raw, "approved_scopes"),
+        updated_at=problems.epoch_millis(raw, "updated_at"),
+        verification=_verification(raw.get("verification"), problems),
+    )
+    problems.raise_any()
+    return account
+
+
+def _verification(raw: object, problems: _Problems) -> Verification | None:
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        problems.add("verification", "model_type")
+        return None
+    nested = _Problems("verification.")
+    nested.found = problems.found  # one list, one cap
+    return Verification(nested.text(raw, "status"), nested.text(raw, "strategy"))

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Final, Protocol
 
-from pydantic import ValidationError
-
 from social_connections.apply_clerk_event import Outcome, SyncResult
-from social_connections.clerk_events import ClerkUser
+from social_connections.clerk_events import ClerkUser, InvalidEventError, parse_clerk_user
 from social_connections.connection_store import ConnectionStore
 from social_connections.model import ProfileStatus, StoredProfile
 from social_connections.providers import DEFAULT_PROVIDERS, ProviderMap
@@ -101,8 +99,8 @@ def _camel(name: str) -> str:
 def parse_user(raw: dict[str, object]) -> ClerkUser | None:
     """A listed user as the webhook's model reads it; None when it has no valid id or updated_at."""
     try:
-        return ClerkUser.model_validate(raw)
-    except ValidationError:
+        return parse_clerk_user(raw)
+    except InvalidEventError:
         return None
 
 

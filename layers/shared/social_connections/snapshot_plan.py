@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Final
 
 from social_connections.clerk_events import (
@@ -85,10 +85,27 @@ def state_digest(desired: DesiredState) -> str | None:
     if desired.malformed:
         return None
     state = sorted(
-        (key.platform.value, key.external_account_id, wanted.status.value, *astuple(wanted.details))
+        (key.platform.value, key.external_account_id, wanted.status.value, *_detail_values(wanted.details))
         for key, wanted in desired.connections.items()
     )
     return hashlib.blake2b(json.dumps(state).encode(), digest_size=16).hexdigest()
+
+
+def _detail_values(details: AccountDetails) -> tuple[object, ...]:
+    """The details in field order, as the digests already stored were computed (a changed order would change them)."""
+    return (
+        details.platform_user_id,
+        details.platform_username,
+        details.account_version,
+        details.email,
+        details.first_name,
+        details.last_name,
+        details.image_url,
+        details.provider,
+        details.clerk_account_id,
+        details.verification_status,
+        list(details.approved_scopes),
+    )
 
 
 def plan_sync(desired: DesiredState, stored: Mapping[ConnectionKey, StoredConnection]) -> SyncPlan:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 from social_connections.model import AttentionRow, ConnectionStatus
 from social_connections.providers import Platform
+from social_connections.storage.attribute_values import plain
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
     ATTENTION_INDEX,
     ATTENTION_STATUSES,
     attention_value,
     connection_from,
-    plain,
     s,
 )
 

@@ -19,6 +19,7 @@ from social_connections.model import (
     StoredUser,
     SyncPlan,
 )
+from social_connections.storage.attribute_values import plain
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
     CONNECTION_PREFIX,
@@ -28,7 +29,6 @@ from social_connections.storage.items import (
     connection_from,
     connection_item_key,
     n,
-    plain,
     profile_from,
     s,
     user_pk,

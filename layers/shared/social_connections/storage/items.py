@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, cast
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from social_connections.model import (
@@ -25,6 +24,7 @@ from social_connections.model import (
     StoredProfile,
 )
 from social_connections.providers import Platform
+from social_connections.storage.attribute_values import plain
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -36,8 +36,6 @@ ATTENTION_ATTRIBUTE: Final = "attention"
 ATTENTION_INDEX: Final = "AttentionIndex"
 ATTENTION_STATUSES: Final = frozenset({ConnectionStatus.EXPIRED, ConnectionStatus.ERROR})
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 Key = dict[str, "AttributeValueTypeDef"]
 
@@ -95,14 +93,6 @@ def s(value: str) -> AttributeValueTypeDef:
 
 def n(value: int) -> AttributeValueTypeDef:
     return {"N": str(value)}
-
-
-def value(python_value: object) -> AttributeValueTypeDef:
-    return _serializer.serialize(python_value)
-
-
-def plain(item: Mapping[str, AttributeValueTypeDef]) -> dict[str, object]:
-    return {name: _deserializer.deserialize(attribute) for name, attribute in item.items()}
 
 
 def applied(write: Callable[[], object]) -> bool:

@@ -14,6 +14,7 @@ from social_connections.model import (
     PlatformAccountRow,
 )
 from social_connections.providers import Platform
+from social_connections.storage.attribute_values import plain
 from social_connections.storage.items import (
     CONNECTION_PREFIX,
     PERSONAL_DATA_PATHS,
@@ -23,7 +24,6 @@ from social_connections.storage.items import (
     connection_item_key,
     deletion_request_key,
     n,
-    plain,
     platform_user,
     s,
     set_status,

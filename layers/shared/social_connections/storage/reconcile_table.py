@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Final, cast
 
 from social_connections.clock import now_iso
 from social_connections.model import ProfileStatus, ReconcileState, StoredProfile
-from social_connections.storage.items import PROFILE_SK, n, plain, profile_from, profile_key, s
+from social_connections.storage.attribute_values import plain
+from social_connections.storage.items import PROFILE_SK, n, profile_from, profile_key, s
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

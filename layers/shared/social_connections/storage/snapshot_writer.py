@@ -21,6 +21,7 @@ from social_connections.model import (
     StoredProfile,
     SyncPlan,
 )
+from social_connections.storage.attribute_values import value
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
     PERSONAL_DATA_PATHS,
@@ -33,7 +34,6 @@ from social_connections.storage.items import (
     s,
     set_platform_user,
     set_status,
-    value,
 )
 
 if TYPE_CHECKING:
