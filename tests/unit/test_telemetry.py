@@ -98,3 +98,14 @@ def test_nothing_counted_or_metrics_disabled_writes_no_blob(capsys):
     disabled.count("EventsReceived")
     disabled.flush()
     assert emf_blobs(capsys.readouterr().out) == []
+
+
+def test_every_value_renders_as_json_and_a_field_overrides_an_invocation_key(capsys):
+    telemetry = Telemetry(ENVIRONMENT)
+    telemetry.start(None)
+    telemetry.append_keys(user_id="from keys")
+    values = {"text": 'quote " \\ \n é', "none": None, "flag": False, "number": -3, "list": ["a", 1], "map": {"k": 2}}
+    telemetry.info("all kinds", user_id="from the line", **values, other=object)
+    (line,) = log_lines(capsys.readouterr().out)
+    assert {name: line[name] for name in values} == values
+    assert line["user_id"] == "from the line" and line["other"] == str(object)

@@ -25,6 +25,17 @@ CLERK_ID: Final = re.compile(CLERK_ID_PATTERN)
 MAX_EPOCH_MILLIS: Final = 10**15  # exclusive: epoch milliseconds have 13 digits until the year 33658
 MAX_SUMMARY_ITEMS: Final = 10
 HANDLED_USER_EVENTS = frozenset({"user.created", "user.updated", "user.deleted"})
+# The optional text fields of an external account, in ExternalAccount's field order.
+_OPTIONAL_TEXT: Final = (
+    "provider_user_id",
+    "username",
+    "email_address",
+    "first_name",
+    "last_name",
+    "image_url",
+    "avatar_url",
+    "approved_scopes",
+)
 _ESCAPED_SURROGATE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -219,23 +230,16 @@ def parse_external_account(raw: object) -> ExternalAccount:
     provider = raw.get("provider")
     if type(provider) is not str:
         problems.add("provider", "missing" if "provider" not in raw else "string_type")
-    account = ExternalAccount(
-        id=str(account_id),
-        external_account_id=external_account_id,
-        provider=str(provider),
-        provider_user_id=problems.text(raw, "provider_user_id"),
-        username=problems.text(raw, "username"),
-        email_address=problems.text(raw, "email_address"),
-        first_name=problems.text(raw, "first_name"),
-        last_name=problems.text(raw, "last_name"),
-        image_url=problems.text(raw, "image_url"),
-        avatar_url=problems.text(raw, "avatar_url"),
-        approved_scopes=problems.text(raw, "approved_scopes"),
-        updated_at=problems.epoch_millis(raw, "updated_at"),
-        verification=_verification(raw.get("verification"), problems),
-    )
+    texts = [raw.get(name) for name in _OPTIONAL_TEXT]
+    if not all(text is None or type(text) is str for text in texts):
+        for name, text in zip(_OPTIONAL_TEXT, texts, strict=True):
+            if text is not None and type(text) is not str:
+                problems.add(name, "string_type")
+    updated_at = problems.epoch_millis(raw, "updated_at")
+    verification = _verification(raw.get("verification"), problems)
     problems.raise_any()
-    return account
+    # In field order (id, external_account_id, provider, the optional texts, updated_at, verification).
+    return ExternalAccount._make([account_id, external_account_id, provider, *texts, updated_at, verification])
 
 
 def _verification(raw: object, problems: _Problems) -> Verification | None:

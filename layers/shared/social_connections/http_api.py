@@ -32,11 +32,12 @@ class HttpRequest(NamedTuple):
 
     @classmethod
     def from_event(cls, event: Mapping[str, object]) -> HttpRequest:
+        # Lambda hands the event over as plain JSON objects: dict checks, not Mapping's slower ABC checks.
         route_key = event.get("routeKey")
         headers = event.get("headers")
         return cls(
-            route_key=route_key if isinstance(route_key, str) else "",
-            headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {},
+            route_key=route_key if type(route_key) is str else "",
+            headers=_string_map(headers),
             body=_raw_body(event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))),
             path_parameters=_string_map(event.get("pathParameters")),
             query=_string_map(event.get("queryStringParameters")),
@@ -45,14 +46,18 @@ class HttpRequest(NamedTuple):
 
 
 def _string_map(value: object) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
+    if not isinstance(value, dict):
+        return {}
+    if all(type(k) is str and type(v) is str for k, v in value.items()):
+        return value  # API Gateway's maps are text already: no copy
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def _jwt_subject(context: object) -> str | None:
-    authorizer = context.get("authorizer") if isinstance(context, Mapping) else None
-    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
-    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
-    subject = claims.get("sub") if isinstance(claims, Mapping) else None
+    authorizer = context.get("authorizer") if isinstance(context, dict) else None
+    jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None
+    claims = jwt.get("claims") if isinstance(jwt, dict) else None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
     return subject if isinstance(subject, str) and subject else None
 
 

@@ -34,14 +34,21 @@ class DeliveryHeaders(NamedTuple):
 
 def delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
     """The svix-* headers, or their Standard Webhooks aliases (svix-* win, as in the svix library)."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    found: list[str] = []
-    for name in HEADER_NAMES:
-        value = lowered.get(f"svix-{name}") or lowered.get(f"webhook-{name}")
-        if not value:
-            raise InvalidSignatureError("missing signature headers")
-        found.append(value)
+    found = _header_values(headers)
+    if found is None:  # API Gateway lowercases header names; anything else is looked up again without case
+        found = _header_values({name.lower(): value for name, value in headers.items()})
+    if found is None:
+        raise InvalidSignatureError("missing signature headers")
     return DeliveryHeaders(*found)
+
+
+def _header_values(headers: Mapping[str, str]) -> tuple[str, str, str] | None:
+    message_id, timestamp, signature = (
+        headers.get(f"svix-{name}") or headers.get(f"webhook-{name}") for name in HEADER_NAMES
+    )
+    if message_id and timestamp and signature:
+        return message_id, timestamp, signature
+    return None
 
 
 class SignatureVerifier:

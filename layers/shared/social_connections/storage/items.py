@@ -110,16 +110,23 @@ def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def metadata_attribute(details: AccountDetails) -> dict[str, object]:
+def text_value(text: str | None) -> AttributeValueTypeDef:
+    return {"NULL": True} if text is None else {"S": text}
+
+
+def metadata_value(details: AccountDetails) -> AttributeValueTypeDef:
+    """The row's `metadata` map (the account's personal details), built directly: written on every connection upsert."""
     return {
-        "email": details.email,
-        "firstName": details.first_name,
-        "lastName": details.last_name,
-        "imageUrl": details.image_url,
-        "provider": details.provider,
-        "clerkAccountId": details.clerk_account_id,
-        "verificationStatus": details.verification_status,
-        "approvedScopes": list(details.approved_scopes),
+        "M": {
+            "email": text_value(details.email),
+            "firstName": text_value(details.first_name),
+            "lastName": text_value(details.last_name),
+            "imageUrl": text_value(details.image_url),
+            "provider": {"S": details.provider},
+            "clerkAccountId": {"S": details.clerk_account_id},
+            "verificationStatus": text_value(details.verification_status),
+            "approvedScopes": {"L": [{"S": scope} for scope in details.approved_scopes]},
+        }
     }
 
 

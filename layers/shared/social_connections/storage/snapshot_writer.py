@@ -21,19 +21,19 @@ from social_connections.model import (
     StoredProfile,
     SyncPlan,
 )
-from social_connections.storage.attribute_values import value
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
     PERSONAL_DATA_PATHS,
     connection_item_key,
     error_code,
-    metadata_attribute,
+    metadata_value,
     n,
     profile_found,
     profile_key,
     s,
     set_platform_user,
     set_status,
+    text_value,
 )
 
 if TYPE_CHECKING:
@@ -193,18 +193,19 @@ class SnapshotWriter:
             "updatedAt = :changed_at",
             "lastSyncAt = :synced_at",
         ]
+        # Literal attribute values, not s()/n()/value(): this runs for every connection of every changed snapshot.
         values: dict[str, AttributeValueTypeDef] = {
-            ":uid": s(user_id),
-            ":platform": s(wanted.key.platform.value),
-            ":eid": s(wanted.key.external_account_id),
-            ":puid": value(details.platform_user_id),
-            ":pname": value(details.platform_username),
-            ":metadata": value(metadata_attribute(details)),
-            ":account_version": n(details.account_version),
-            ":version": n(version),
-            ":changed_at": s(changed_at),
-            ":synced_at": s(synced_at),
-            ":zero": n(0),
+            ":uid": {"S": user_id},
+            ":platform": {"S": wanted.key.platform.value},
+            ":eid": {"S": wanted.key.external_account_id},
+            ":puid": text_value(details.platform_user_id),
+            ":pname": text_value(details.platform_username),
+            ":metadata": metadata_value(details),
+            ":account_version": {"N": str(details.account_version)},
+            ":version": {"N": str(version)},
+            ":changed_at": {"S": changed_at},
+            ":synced_at": {"S": synced_at},
+            ":zero": {"N": "0"},
         }
         removed: list[str] = []
         if upsert.set_status is not None:
