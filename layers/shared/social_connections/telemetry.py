@@ -38,8 +38,15 @@ def _json_value(value: object) -> str:
 
 
 def _fields(fields: Mapping[str, object]) -> str:
-    """`,"name":value` for each field (names escaped like values: they come from code, but a line must stay JSON)."""
-    return "".join([f",{_quote(name)}:{_json_value(value)}" for name, value in fields.items()])
+    """`,"name":value` for each field; names are identifiers from code, anything else is escaped like a value."""
+    return "".join(
+        [
+            f',"{name}":{_quote(value) if type(value) is str else _json_value(value)}'
+            if name.isidentifier()
+            else f",{_quote(name)}:{_json_value(value)}"
+            for name, value in fields.items()
+        ]
+    )
 
 
 class LambdaContextLike(Protocol):
@@ -68,17 +75,26 @@ class Telemetry:
         self._cold_start = True
         self._keys: dict[str, object] = {}
         self._rendered_keys = ""  # _keys as JSON members, rendered once per change
+        self._static_keys: dict[str, object] = {}
+        self._directives: dict[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], str] = {}
+        self._static_rendered = ""
+        self._static_count = 0
         self._counts: dict[str, float] = {}
         self._by_dimension: dict[tuple[str, str, str], float] = {}
 
     def start(self, context: LambdaContextLike | None, correlation_id: str | None = None) -> None:
         """A new invocation: the context's keys on every line, no keys or metrics of the previous one."""
-        keys: dict[str, object] = {"service": self.service, "cold_start": self._cold_start}
-        self._cold_start = False
+        keys: dict[str, object] = {"service": self.service}
         if context is not None:
             keys["function_name"] = context.function_name
             keys["function_memory_size"] = context.memory_limit_in_mb
             keys["function_arn"] = context.invoked_function_arn
+        # These keys are the same in every invocation of a process: rendered once.
+        if keys != self._static_keys:
+            self._static_keys, self._static_rendered = keys, _fields(keys)
+        keys = {**keys, "cold_start": self._cold_start}
+        self._cold_start = False
+        if context is not None:
             keys["function_request_id"] = context.aws_request_id
         if correlation_id is not None:
             keys["correlation_id"] = correlation_id
@@ -87,6 +103,7 @@ class Telemetry:
             keys["xray_trace_id"] = trace[5:].split(";", 1)[0]
         self._keys = keys
         self._rendered_keys = ""  # rendered when the first line is written
+        self._static_count = len(self._static_keys)
         self._counts = {}
         self._by_dimension = {}
 
@@ -155,19 +172,18 @@ class Telemetry:
             self._emit([(dimensions, named)], root)
 
     def _emit(self, directives: list[tuple[list[str], dict[str, float]]], root: dict[str, object]) -> None:
-        rendered: list[str] = []
-        values: dict[str, object] = {"service": self.service, **root}
-        for dimensions, named in directives:  # values are rendered directly: `[1.0]` needs no encoder
-            metrics = ",".join([f'{{"Name":{_quote(name)},"Unit":"Count"}}' for name in named])
-            dimension_set = ",".join([_quote(dimension) for dimension in dimensions])
-            rendered.append(
-                f'{{"Namespace":{_quote(self.namespace)},"Dimensions":[[{dimension_set}]],"Metrics":[{metrics}]}}'
-            )
-        counts = "".join(
-            [f",{_quote(name)}:[{float(value)!r}]" for _, named in directives for name, value in named.items()]
-        )
-        head = f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":[{",".join(rendered)}]}}'
-        print(head + _fields(values) + counts + "}", flush=True)
+        shape = tuple((tuple(dimensions), tuple(named)) for dimensions, named in directives)
+        rendered = self._directives.get(shape)
+        if rendered is None:  # an invocation's metric names repeat: each set is rendered once per process
+            rendered = self._directives[shape] = ",".join([self._directive(*part) for part in shape])
+        counts = "".join([f',"{name}":[{float(value)!r}]' for _, named in directives for name, value in named.items()])
+        head = f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":[{rendered}]}}'
+        print(head + _fields({"service": self.service, **root}) + counts + "}", flush=True)
+
+    def _directive(self, dimensions: tuple[str, ...], names: tuple[str, ...]) -> str:
+        metrics = ",".join([f'{{"Name":{_quote(name)},"Unit":"Count"}}' for name in names])
+        dimension_set = ",".join([_quote(dimension) for dimension in dimensions])
+        return f'{{"Namespace":{_quote(self.namespace)},"Dimensions":[[{dimension_set}]],"Metrics":[{metrics}]}}'
 
     def _write(self, level: str, message: str, fields: Mapping[str, object]) -> None:
         caller = sys._getframe(2)  # the caller's function and line: Powertools' `location`
@@ -181,5 +197,6 @@ class Telemetry:
             print(head + _fields({**self._keys, **fields}) + "}", flush=True)
             return
         if not self._rendered_keys:
-            self._rendered_keys = _fields(self._keys)
+            dynamic = dict(list(self._keys.items())[self._static_count :])
+            self._rendered_keys = self._static_rendered + _fields(dynamic)
         print(head + self._rendered_keys + _fields(fields) + "}", flush=True)
