@@ -25,6 +25,7 @@ CLERK_ID: Final = re.compile(CLERK_ID_PATTERN)
 MAX_EPOCH_MILLIS: Final = 10**15  # exclusive: epoch milliseconds have 13 digits until the year 33658
 MAX_SUMMARY_ITEMS: Final = 10
 HANDLED_USER_EVENTS = frozenset({"user.created", "user.updated", "user.deleted"})
+_TEXT_TYPES: Final = frozenset({str, type(None)})
 # The optional text fields of an external account, in ExternalAccount's field order.
 _OPTIONAL_TEXT: Final = (
     "provider_user_id",
@@ -221,33 +222,63 @@ def _user(raw: object, present: bool, prefix: str) -> ClerkUser:
 
 
 def parse_external_account(raw: object) -> ExternalAccount:
-    """One `external_accounts` entry; InvalidEventError when it is malformed."""
+    """One `external_accounts` entry; InvalidEventError when it is malformed.
+
+    Every event checks each entry, so the valid case is one expression; `account_problems` says why it failed.
+    """
     if type(raw) is not dict:
         raise InvalidEventError([": model_type"])
-    problems = _Problems()
-    account_id = problems.clerk_id(raw, "id")
-    external_account_id = problems.clerk_id(raw, "external_account_id", required=False)
-    provider = raw.get("provider")
-    if type(provider) is not str:
-        problems.add("provider", "missing" if "provider" not in raw else "string_type")
-    texts = [raw.get(name) for name in _OPTIONAL_TEXT]
-    if not all(text is None or type(text) is str for text in texts):
-        for name, text in zip(_OPTIONAL_TEXT, texts, strict=True):
-            if text is not None and type(text) is not str:
-                problems.add(name, "string_type")
-    updated_at = problems.epoch_millis(raw, "updated_at")
-    verification = _verification(raw.get("verification"), problems)
-    problems.raise_any()
+    get = raw.get
+    account_id, external_account_id, provider = get("id"), get("external_account_id"), get("provider")
+    texts = [get(name) for name in _OPTIONAL_TEXT]
+    updated_at, verification = get("updated_at"), get("verification")
+    valid = (
+        type(account_id) is str
+        and CLERK_ID.fullmatch(account_id) is not None
+        and (
+            external_account_id is None
+            or (type(external_account_id) is str and CLERK_ID.fullmatch(external_account_id) is not None)
+        )
+        and type(provider) is str
+        and _TEXT_TYPES.issuperset(map(type, texts))
+        and type(updated_at) is int
+        and 0 < updated_at < MAX_EPOCH_MILLIS
+        and (
+            verification is None
+            or (
+                type(verification) is dict
+                and _TEXT_TYPES.issuperset(map(type, (verification.get("status"), verification.get("strategy"))))
+            )
+        )
+    )
+    if not valid:
+        raise InvalidEventError(account_problems(raw) or [": invalid"])
+    checked = None if verification is None else Verification(verification.get("status"), verification.get("strategy"))
     # In field order (id, external_account_id, provider, the optional texts, updated_at, verification).
-    return ExternalAccount._make([account_id, external_account_id, provider, *texts, updated_at, verification])
+    return ExternalAccount._make([account_id, external_account_id, provider, *texts, updated_at, checked])
 
 
-def _verification(raw: object, problems: _Problems) -> Verification | None:
+def account_problems(raw: Mapping[str, object]) -> list[str]:
+    """Why an `external_accounts` entry is invalid, field by field (empty when it is valid)."""
+    problems = _Problems()
+    problems.clerk_id(raw, "id")
+    problems.clerk_id(raw, "external_account_id", required=False)
+    if type(raw.get("provider")) is not str:
+        problems.add("provider", "missing" if "provider" not in raw else "string_type")
+    for name in _OPTIONAL_TEXT:
+        problems.text(raw, name)
+    problems.epoch_millis(raw, "updated_at")
+    _verification(raw.get("verification"), problems)
+    return problems.found
+
+
+def _verification(raw: object, problems: _Problems) -> None:
     if raw is None:
-        return None
+        return
     if type(raw) is not dict:
         problems.add("verification", "model_type")
-        return None
+        return
     nested = _Problems("verification.")
     nested.found = problems.found  # one list, one cap
-    return Verification(nested.text(raw, "status"), nested.text(raw, "strategy"))
+    nested.text(raw, "status")
+    nested.text(raw, "strategy")
