@@ -15,6 +15,8 @@ from typing import Final, NamedTuple
 
 NO_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType({})  # a shared default no caller can change
 
+from social_connections.json_text import json_object
+
 
 class HttpRequest(NamedTuple):
     # The route API Gateway matched ("POST /webhooks/clerk"): unlike rawPath, it carries no stage name or
@@ -72,11 +74,11 @@ def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
 
 
 def json_response(status: int, /, **fields: object) -> dict[str, object]:
-    """An HTTP API (payload 2.0) response with a JSON body."""
+    """An HTTP API (payload 2.0) response with a JSON body (rendered directly: every webhook delivery gets one)."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(fields),
+        "body": json_object(fields),
         "isBase64Encoded": False,
     }
 

@@ -10,7 +10,6 @@ Lines are rendered from parts (strings escaped by the json module's own encoder)
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -18,35 +17,10 @@ import traceback
 from collections.abc import Mapping
 from typing import Final, Protocol
 
-_quote = json.encoder.encode_basestring_ascii  # json's C string escaper: a JSON string literal of any str
-_OTHER: Final = json.JSONEncoder(separators=(",", ":"), default=str)  # lists, maps and anything else
+from social_connections.json_text import members, quote
+
 LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _DISABLED_VALUES: Final = {"1", "true", "yes", "on"}
-
-
-def _json_value(value: object) -> str:
-    """The JSON text of one field value; text, integers, flags and None without the encoder's fixed cost."""
-    if type(value) is str:
-        return _quote(value)
-    if value is None:
-        return "null"
-    if type(value) is bool:
-        return "true" if value else "false"
-    if type(value) is int:
-        return str(value)
-    return _OTHER.encode(value)
-
-
-def _fields(fields: Mapping[str, object]) -> str:
-    """`,"name":value` for each field; names are identifiers from code, anything else is escaped like a value."""
-    return "".join(
-        [
-            f',"{name}":{_quote(value) if type(value) is str else _json_value(value)}'
-            if name.isidentifier()
-            else f",{_quote(name)}:{_json_value(value)}"
-            for name, value in fields.items()
-        ]
-    )
 
 
 class LambdaContextLike(Protocol):
@@ -91,7 +65,7 @@ class Telemetry:
             keys["function_arn"] = context.invoked_function_arn
         # These keys are the same in every invocation of a process: rendered once.
         if keys != self._static_keys:
-            self._static_keys, self._static_rendered = keys, _fields(keys)
+            self._static_keys, self._static_rendered = keys, members(keys)
         keys = {**keys, "cold_start": self._cold_start}
         self._cold_start = False
         if context is not None:
@@ -178,12 +152,12 @@ class Telemetry:
             rendered = self._directives[shape] = ",".join([self._directive(*part) for part in shape])
         counts = "".join([f',"{name}":[{float(value)!r}]' for _, named in directives for name, value in named.items()])
         head = f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":[{rendered}]}}'
-        print(head + _fields({"service": self.service, **root}) + counts + "}", flush=True)
+        print(head + members({"service": self.service, **root}) + counts + "}", flush=True)
 
     def _directive(self, dimensions: tuple[str, ...], names: tuple[str, ...]) -> str:
-        metrics = ",".join([f'{{"Name":{_quote(name)},"Unit":"Count"}}' for name in names])
-        dimension_set = ",".join([_quote(dimension) for dimension in dimensions])
-        return f'{{"Namespace":{_quote(self.namespace)},"Dimensions":[[{dimension_set}]],"Metrics":[{metrics}]}}'
+        metrics = ",".join([f'{{"Name":{quote(name)},"Unit":"Count"}}' for name in names])
+        dimension_set = ",".join([quote(dimension) for dimension in dimensions])
+        return f'{{"Namespace":{quote(self.namespace)},"Dimensions":[[{dimension_set}]],"Metrics":[{metrics}]}}'
 
     def _write(self, level: str, message: str, fields: Mapping[str, object]) -> None:
         caller = sys._getframe(2)  # the caller's function and line: Powertools' `location`
@@ -192,11 +166,11 @@ class Telemetry:
         day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
         stamp = f"{day} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d},{millis:03d}+0000"
         location = f"{caller.f_code.co_name}:{caller.f_lineno}"
-        head = f'{{"level":"{level}","location":{_quote(location)},"message":{_quote(message)},"timestamp":"{stamp}"'
+        head = f'{{"level":"{level}","location":{quote(location)},"message":{quote(message)},"timestamp":"{stamp}"'
         if self._keys.keys() & fields.keys():  # a field overrides an invocation key, as in Powertools
-            print(head + _fields({**self._keys, **fields}) + "}", flush=True)
+            print(head + members({**self._keys, **fields}) + "}", flush=True)
             return
         if not self._rendered_keys:
             dynamic = dict(list(self._keys.items())[self._static_count :])
-            self._rendered_keys = self._static_rendered + _fields(dynamic)
-        print(head + self._rendered_keys + _fields(fields) + "}", flush=True)
+            self._rendered_keys = self._static_rendered + members(dynamic)
+        print(head + self._rendered_keys + members(fields) + "}", flush=True)
