@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from social_connections.model import (
     AccountDetails,
@@ -216,4 +216,4 @@ class MemoryConnectionStore:
 
 def without_personal_data(details: AccountDetails) -> AccountDetails:
     """What a row keeps once its personal data is gone (disconnected, or erased on the platform's request)."""
-    return replace(details, platform_username=None, email=None, first_name=None, last_name=None, image_url=None)
+    return details._replace(platform_username=None, email=None, first_name=None, last_name=None, image_url=None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from social_connections.apply_clerk_event import apply_deletion, apply_snapshot
 from social_connections.apply_stream_change import StreamAction, apply_stream_change
@@ -87,7 +85,7 @@ def test_an_error_row_back_at_zero_failures_recovers(store):
 def test_no_recovery_while_clerk_says_the_account_failed(store):
     row = store.rows[USER][X]
     store.rows[USER][X] = row._replace(
-        status=ConnectionStatus.ERROR, details=replace(row.details, verification_status="failed")
+        status=ConnectionStatus.ERROR, details=row.details._replace(verification_status="failed")
     )
     assert apply_stream_change(image("error", 0, "failed"), store, THRESHOLD).action is StreamAction.SKIPPED
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from social_connections.clerk_events import ClerkUser, parse_clerk_user
 from social_connections.model import ConnectionKey, ConnectionStatus, StoredConnection
@@ -79,7 +77,7 @@ def test_reverification_reconnects_and_clears_errors():
 def test_changed_details_keep_the_status_untouched():
     state = desired_state(user(x()))
     stored = {
-        key: row._replace(details=replace(row.details, platform_username="old"))
+        key: row._replace(details=row.details._replace(platform_username="old"))
         for key, row in stored_from(state).items()
     }
     plan = plan_sync(state, stored)

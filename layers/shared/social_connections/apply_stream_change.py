@@ -17,7 +17,8 @@ from social_connections.health_rules import health_transition
 from social_connections.metric_names import Metric, status_changed_metric
 from social_connections.model import ConnectionKey, ConnectionStatus
 from social_connections.status_events import StatusChange, status_change
-from social_connections.storage.items import deleted_user_from_image, health_from_image, plain
+from social_connections.storage.attribute_values import plain
+from social_connections.storage.items import deleted_user_from_image, health_from_image
 
 if TYPE_CHECKING:  # for the type checker only: nothing reads these at run time, and creating them costs import time
     from typing import Protocol, TypedDict

@@ -8,44 +8,47 @@ entry cannot block the others. Every failure is summarized as field locations an
 never the input values, which may hold e-mail addresses.
 
 No pydantic here: importing even `pydantic_core` costs about 0.09x of the webhook's whole cold-start floor, most of
-the 0.15x budget (docs/performance.md, B1); the rules below are the models' rules, checked by
-tests/unit/test_clerk_events.py, and the JSON answers (BOM, lone surrogates, deep nesting) are pydantic's.
+the 0.15x budget (docs/performance.md, B1). The rules are the former models' rules (tests/unit/test_clerk_events.py);
+the JSON answers: invalid UTF-8, a BOM and lone surrogates are refused as pydantic refused them; NaN and Infinity
+are refused (pydantic accepted them); nesting deeper than Python's parser takes (about 10,000 levels, pydantic's
+about 200) is refused, and nothing nested is ever read.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
-# Clerk ids look like `user_2g7np...`, `eac_...`; they become parts of DynamoDB keys, so `#` and spaces are refused.
-CLERK_ID_PATTERN: Final = r"[A-Za-z0-9_\-]{1,128}"  # always whole-string: fullmatch
-CLERK_ID: Final = re.compile(CLERK_ID_PATTERN)
-MAX_EPOCH_MILLIS: Final = 10**15  # exclusive: epoch milliseconds have 13 digits until the year 33658
-MAX_SUMMARY_ITEMS: Final = 10
+from social_connections.clerk_event_rules import (
+    CLERK_ID,
+    MAX_EPOCH_MILLIS,
+    OPTIONAL_TEXT,
+    InvalidEventError,
+    Problems,
+    account_problems,
+)
+
+__all__ = [
+    "HANDLED_USER_EVENTS",
+    "ClerkEvent",
+    "ClerkUser",
+    "DeletedUser",
+    "ExternalAccount",
+    "InvalidEventError",
+    "UnhandledEvent",
+    "UserDeletedEvent",
+    "UserSnapshotEvent",
+    "Verification",
+    "account_problems",
+    "parse_clerk_event",
+    "parse_clerk_user",
+    "parse_external_account",
+]
+
 HANDLED_USER_EVENTS = frozenset({"user.created", "user.updated", "user.deleted"})
 _TEXT_TYPES: Final = frozenset({str, type(None)})
-# The optional text fields of an external account, in ExternalAccount's field order.
-_OPTIONAL_TEXT: Final = (
-    "provider_user_id",
-    "username",
-    "email_address",
-    "first_name",
-    "last_name",
-    "image_url",
-    "avatar_url",
-    "approved_scopes",
-)
 _ESCAPED_SURROGATE: Final = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-class InvalidEventError(ValueError):
-    """Signed input that is not a valid Clerk event (or account entry); the message is a summary without values."""
-
-    def __init__(self, summary: list[str]) -> None:
-        super().__init__("; ".join(summary))
-        self.summary = summary
 
 
 class ClerkUser(NamedTuple):
@@ -115,57 +118,11 @@ class ExternalAccount(NamedTuple):
         return self.external_account_id or self.id
 
 
-class _Problems:
-    """Validation errors as `location: type`, pydantic's names, at most MAX_SUMMARY_ITEMS of them."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-        self.found: list[str] = []
-
-    def add(self, location: str, kind: str) -> None:
-        if len(self.found) < MAX_SUMMARY_ITEMS:
-            self.found.append(f"{self.prefix}{location}: {kind}")
-
-    def raise_any(self) -> None:
-        if self.found:
-            raise InvalidEventError(self.found)
-
-    def clerk_id(self, source: Mapping[str, object], name: str, *, required: bool = True) -> str | None:
-        value = source.get(name)
-        if value is None:
-            if required:
-                self.add(name, "missing" if name not in source else "string_type")
-            return None
-        if type(value) is not str:
-            self.add(name, "string_type")
-        elif CLERK_ID.fullmatch(value) is None:
-            self.add(name, "string_pattern_mismatch")
-        return value if type(value) is str else None
-
-    def epoch_millis(self, source: Mapping[str, object], name: str) -> int:
-        value = source.get(name)
-        if type(value) is not int:
-            self.add(name, "missing" if name not in source else "int_type")
-            return 0
-        if value <= 0:
-            self.add(name, "greater_than")
-        elif value >= MAX_EPOCH_MILLIS:
-            self.add(name, "less_than")
-        return value
-
-    def text(self, source: Mapping[str, object], name: str) -> str | None:
-        value = source.get(name)
-        if value is None or type(value) is str:
-            return value
-        self.add(name, "string_type")
-        return None
-
-
 def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-# NaN and Infinity are not JSON; pydantic's parser refuses them too.
+# NaN and Infinity are not JSON (pydantic accepted them): refused.
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
 
 
@@ -193,7 +150,7 @@ def parse_clerk_event(body: bytes) -> ClerkEvent:
         data = value.get("data")
         if type(data) is not dict:
             raise InvalidEventError(["data: missing" if "data" not in value else "data: model_type"])
-        problems = _Problems("data.")
+        problems = Problems("data.")
         user_id = problems.clerk_id(data, "id")
         problems.raise_any()
         return UserDeletedEvent("user.deleted", DeletedUser(str(user_id)))
@@ -211,7 +168,7 @@ def parse_clerk_user(raw: object) -> ClerkUser:
 def _user(raw: object, present: bool, prefix: str) -> ClerkUser:
     if type(raw) is not dict:
         raise InvalidEventError([f"{prefix.rstrip('.') or '(user)'}: {'model_type' if present else 'missing'}"])
-    problems = _Problems(prefix)
+    problems = Problems(prefix)
     user_id = problems.clerk_id(raw, "id")
     updated_at = problems.epoch_millis(raw, "updated_at")
     accounts = raw.get("external_accounts", [])
@@ -230,7 +187,7 @@ def parse_external_account(raw: object) -> ExternalAccount:
         raise InvalidEventError([": model_type"])
     get = raw.get
     account_id, external_account_id, provider = get("id"), get("external_account_id"), get("provider")
-    texts = [get(name) for name in _OPTIONAL_TEXT]
+    texts = [get(name) for name in OPTIONAL_TEXT]
     updated_at, verification = get("updated_at"), get("verification")
     valid = (
         type(account_id) is str
@@ -256,29 +213,3 @@ def parse_external_account(raw: object) -> ExternalAccount:
     checked = None if verification is None else Verification(verification.get("status"), verification.get("strategy"))
     # In field order (id, external_account_id, provider, the optional texts, updated_at, verification).
     return ExternalAccount._make([account_id, external_account_id, provider, *texts, updated_at, checked])
-
-
-def account_problems(raw: Mapping[str, object]) -> list[str]:
-    """Why an `external_accounts` entry is invalid, field by field (empty when it is valid)."""
-    problems = _Problems()
-    problems.clerk_id(raw, "id")
-    problems.clerk_id(raw, "external_account_id", required=False)
-    if type(raw.get("provider")) is not str:
-        problems.add("provider", "missing" if "provider" not in raw else "string_type")
-    for name in _OPTIONAL_TEXT:
-        problems.text(raw, name)
-    problems.epoch_millis(raw, "updated_at")
-    _verification(raw.get("verification"), problems)
-    return problems.found
-
-
-def _verification(raw: object, problems: _Problems) -> None:
-    if raw is None:
-        return
-    if type(raw) is not dict:
-        problems.add("verification", "model_type")
-        return
-    nested = _Problems("verification.")
-    nested.found = problems.found  # one list, one cap
-    nested.text(raw, "status")
-    nested.text(raw, "strategy")

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-NO_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType({})  # a shared default no caller can change
-
 from social_connections.json_text import json_object
+
+NO_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType({})  # a shared default no caller can change
 
 
 class HttpRequest(NamedTuple):

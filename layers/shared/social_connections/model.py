@@ -7,7 +7,6 @@ dataclass each (docs/performance.md, B1), and one plain class with `__slots__` f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -42,9 +41,7 @@ class ConnectionKey(NamedTuple):
     external_account_id: str
 
 
-# Still a dataclass: snapshot_plan.py digests it with `dataclasses.astuple` (a NamedTuple once that reads `*details`).
-@dataclass(frozen=True, slots=True)
-class AccountDetails:
+class AccountDetails(NamedTuple):
     """Everything the webhook copies from Clerk onto a connection row; equal details mean nothing to write."""
 
     platform_user_id: str | None

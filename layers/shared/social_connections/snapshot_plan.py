@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from social_connections.clerk_event_rules import CLERK_ID
 from social_connections.clerk_events import (
-    CLERK_ID,
     ClerkUser,
     ExternalAccount,
     InvalidEventError,
