@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from social_connections.clerk_event_rules import MAX_SUMMARY_ITEMS
 from social_connections.clerk_events import (
-    MAX_SUMMARY_ITEMS,
     ClerkUser,
     DeletedUser,
     ExternalAccount,
