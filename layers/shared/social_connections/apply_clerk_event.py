@@ -9,9 +9,8 @@ goes through the same functions, so every path orders by `updated_at` and lets a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from social_connections.clerk_events import ClerkUser, UnhandledEvent, UserDeletedEvent, UserSnapshotEvent
 from social_connections.clock import now_iso
@@ -34,8 +33,7 @@ class Outcome(StrEnum):
     IGNORED = "ignored"
 
 
-@dataclass(frozen=True, slots=True)
-class SyncResult:
+class SyncResult(NamedTuple):
     outcome: Outcome
     user_id: str
     upserted: int = 0
@@ -48,7 +46,7 @@ class SyncResult:
 
     @property
     def changed(self) -> bool:
-        return self.outcome in {Outcome.APPLIED, Outcome.DELETED}
+        return self.outcome is Outcome.APPLIED or self.outcome is Outcome.DELETED
 
     @classmethod
     def of_plan(cls, user_id: str, plan: SyncPlan, malformed_accounts: int = 0) -> SyncResult:
@@ -103,7 +101,7 @@ def apply_snapshot(
     desired = desired_state(user, providers)
     result = _apply_desired(store, user, desired, first_try)
     # Every outcome says which accounts were not stored for want of a mapping, so the webhook can log them.
-    return replace(result, unmapped_providers=desired.unmapped_providers) if desired.unmapped_providers else result
+    return result._replace(unmapped_providers=desired.unmapped_providers) if desired.unmapped_providers else result
 
 
 def _apply_desired(store: ConnectionStore, user: ClerkUser, desired: DesiredState, first_try: FirstTry) -> SyncResult:

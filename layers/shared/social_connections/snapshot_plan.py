@@ -9,8 +9,7 @@ import hashlib
 import marshal
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from social_connections.clerk_event_rules import CLERK_ID
 from social_connections.clerk_events import (
@@ -40,8 +39,7 @@ VERIFICATION_STATUSES: Final[Mapping[str, ConnectionStatus]] = {
 _LOGGABLE_PROVIDER: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-@dataclass(frozen=True, slots=True)
-class DesiredState:
+class DesiredState(NamedTuple):
     connections: dict[ConnectionKey, DesiredConnection]
     malformed: list[MalformedAccount]
     # Provider strings of accounts no platform is mapped to, one per account (sorted), so an operator sees why.

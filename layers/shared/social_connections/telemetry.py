@@ -121,13 +121,15 @@ class Telemetry:
         self._by_dimension[key] = self._by_dimension.get(key, 0) + value
 
     def flush(self) -> None:
-        """Write this invocation's metrics as one EMF blob (none when nothing was counted), then forget them.
+        """Write this invocation's metrics as one EMF blob (none when nothing was counted), then forget them; stdout
+        is flushed here, once per invocation, so log lines are written without a flush each.
 
         A blob's dimension values live at its root, so a second value of one dimension needs a blob of its own.
         """
         counts, by_dimension = self._counts, self._by_dimension
         self._counts, self._by_dimension = {}, {}
         if self.metrics_disabled or not (counts or by_dimension):
+            sys.stdout.flush()  # the invocation's log lines, written unflushed
             return
         groups: dict[tuple[str, str], dict[str, float]] = {}
         for (name, dimension, dimension_value), value in by_dimension.items():
@@ -168,9 +170,9 @@ class Telemetry:
         location = f"{caller.f_code.co_name}:{caller.f_lineno}"
         head = f'{{"level":"{level}","location":{quote(location)},"message":{quote(message)},"timestamp":"{stamp}"'
         if self._keys.keys() & fields.keys():  # a field overrides an invocation key, as in Powertools
-            print(head + members({**self._keys, **fields}) + "}", flush=True)
+            print(head + members({**self._keys, **fields}) + "}")
             return
         if not self._rendered_keys:
             dynamic = dict(list(self._keys.items())[self._static_count :])
             self._rendered_keys = self._static_rendered + members(dynamic)
-        print(head + self._rendered_keys + members(fields) + "}", flush=True)
+        print(head + self._rendered_keys + members(fields) + "}")
