@@ -51,6 +51,7 @@ ROUND_TRIPS_MAX: Final = {  # B3
     "created": 1,
     "updated_unchanged": 1,
     "updated_duplicate": 1,
+    "updated_changed": 2,  # the refused guess returns the profile, whose copy of the rows plans the transaction
     "deleted": 1,
     "deleted_duplicate": 1,
 }
@@ -58,6 +59,7 @@ CHANGED_ROWS: Final = {
     "created": 3,
     "updated_unchanged": 0,
     "updated_duplicate": 0,
+    "updated_changed": 1,
     "deleted": 1,
     "deleted_duplicate": 0,
 }

@@ -97,12 +97,17 @@ def webhook_scenarios(user_id: str = "user_bench") -> list[WebhookScenario]:
     created = to_body(user_event("user.created", user_id, updated_at=T0, accounts=_three_accounts(T0)))
     # The user's updated_at moves on, the accounts do not: the most common event, which changes no connection.
     unchanged = to_body(user_event("user.updated", user_id, updated_at=T0 + 60_000, accounts=_three_accounts(T0)))
+    # One account's scopes change: planned from the profile's copy of the rows, with no read (B3).
+    changed_accounts = _three_accounts(T0)
+    changed_accounts[0]["approved_scopes"] = "tweet.read users.read"
+    changed = to_body(user_event("user.updated", user_id, updated_at=T0 + 120_000, accounts=changed_accounts))
     deleted = to_body(deleted_event(user_id))
     updated_id, deleted_id = new_message_id(), new_message_id()
     return [
         WebhookScenario("created", "user.created, 3 accounts", created, new_message_id(), "applied"),
         WebhookScenario("updated_unchanged", "user.updated, no change", unchanged, updated_id, "applied"),
         WebhookScenario("updated_duplicate", "user.updated, duplicate delivery", unchanged, updated_id, "duplicate"),
+        WebhookScenario("updated_changed", "user.updated, one account changed", changed, new_message_id(), "applied"),
         WebhookScenario("deleted", "user.deleted", deleted, deleted_id, "deleted"),
         WebhookScenario(
             "deleted_duplicate", "user.deleted, duplicate delivery", deleted, deleted_id, "already_deleted"

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from social_connections.model import (
@@ -19,6 +19,7 @@ from social_connections.model import (
     ProfileStatus,
     ProfileWrite,
     ReconcileState,
+    RowState,
     RowTimes,
     StoredConnection,
     StoredProfile,
@@ -26,6 +27,7 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.providers import Platform
+from social_connections.row_copy import details_digest
 
 
 @dataclass
@@ -59,17 +61,17 @@ class MemoryConnectionStore:
         expected: StoredProfile | None,
         synced_at: str,
         digest: str | None = None,
+        rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
         if self.before_write is not None:
             self.before_write(self)
         self.round_trips += 1
         profile = self.profiles.get(user_id)
-        rows = self.rows.setdefault(user_id, {})
+        stored = self.rows.setdefault(user_id, {})
         locked = profile == expected and (profile is None or profile.status is ProfileStatus.ACTIVE)
         if not locked:
             raise ConcurrentModificationError(user_id, found=profile)
-        rows_as_read = all((upsert.desired.key in rows) != upsert.is_new for upsert in plan.upserts)
-        if not (rows_as_read and all(key in rows for key in plan.disconnects)):
+        if not _rows_as_assumed(stored, plan):
             raise ConcurrentModificationError(user_id)
         self.snapshot_writes += 1
         if digest is None:
@@ -77,21 +79,26 @@ class MemoryConnectionStore:
         else:
             self.digests[user_id] = digest
         for upsert in plan.upserts:
-            old = rows.get(upsert.desired.key)
+            old = stored.get(upsert.desired.key)
             status = upsert.set_status or (old.status if old else upsert.desired.status)
             errors = 0 if upsert.reset_errors or old is None else old.error_count
             times = RowTimes(synced_at, synced_at) if old is None else old.times._replace(updated_at=synced_at)
-            rows[upsert.desired.key] = StoredConnection(
-                upsert.desired.key, status, errors, upsert.desired.details, times
+            details = upsert.desired.details
+            stored[upsert.desired.key] = StoredConnection(
+                upsert.desired.key, status, errors, details, times, details_digest=details_digest(details)
             )
         for key in plan.disconnects:
-            rows[key] = rows[key]._replace(
-                status=ConnectionStatus.DISCONNECTED, details=without_personal_data(rows[key].details)
+            stored[key] = stored[key]._replace(
+                status=ConnectionStatus.DISCONNECTED,
+                details=without_personal_data(stored[key].details),
+                details_digest=None,
             )
         for failure in plan.failures:
-            if failure.key is not None and failure.key in rows:
+            if failure.key is not None and failure.key in stored:
                 self.record_publish_failure(user_id, failure.key, failure.reason)
-        self.profiles[user_id] = StoredProfile(user_id, ProfileStatus.ACTIVE, version)
+        self.profiles[user_id] = StoredProfile(
+            user_id, ProfileStatus.ACTIVE, version, rows=dict(rows) if rows is not None else None
+        )
 
     def write_if_unchanged(self, user_id: str, *, version: int, digest: str) -> ProfileWrite:
         if self.before_write is not None:
@@ -186,7 +193,7 @@ class MemoryConnectionStore:
         row = self.rows.get(user_id, {}).get(key)
         if row is None:
             return False
-        self.rows[user_id][key] = row._replace(details=without_personal_data(row.details))
+        self.rows[user_id][key] = row._replace(details=without_personal_data(row.details), details_digest=None)
         return True
 
     def mark_revoked(self, user_id: str, key: ConnectionKey, *, revoked_at_ms: int, reason: str, at: str) -> bool:
@@ -212,6 +219,23 @@ class MemoryConnectionStore:
 
     def read_deletion_request(self, code: str) -> DeletionRequest | None:
         return self.deletion_requests.get(code)
+
+
+def _rows_as_assumed(stored: Mapping[ConnectionKey, StoredConnection], plan: SyncPlan) -> bool:
+    """The row conditions of the DynamoDB writer: existence as planned, assumed statuses, checked details."""
+    for upsert in plan.upserts:
+        row = stored.get(upsert.desired.key)
+        if (row is None) != upsert.is_new:
+            return False
+        if upsert.expect_status is not None and (row is None or row.status is not upsert.expect_status):
+            return False
+    for check in plan.checks:
+        row = stored.get(check.key)
+        if row is None or row.details_digest != check.details_digest:
+            return False
+        if check.status is not None and row.status is not check.status:
+            return False
+    return all(key in stored for key in plan.disconnects)
 
 
 def without_personal_data(details: AccountDetails) -> AccountDetails:

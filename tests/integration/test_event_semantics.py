@@ -159,12 +159,12 @@ def test_new_users_created_is_one_transaction_and_no_read(deliver, calls):
     assert len(statuses()) == 3
 
 
-def test_created_for_a_stored_user_falls_back_to_read_and_plan(deliver, calls):
+def test_created_for_a_stored_user_plans_from_the_profile_the_refused_write_returned(deliver, calls):
     deliver(snapshot(T0, x_account(), ig_account()))
     calls.reset()
     response = deliver(snapshot(T0 + 5, x_account(), event_type="user.created"))
     assert (response.body["outcome"], response.body["disconnected"]) == ("applied", 1)
-    assert calls.order == ["TransactWriteItems", "Query", "TransactWriteItems"]
+    assert calls.order == ["TransactWriteItems", "TransactWriteItems"]
     assert statuses() == {X: "connected", IG: "disconnected"}
 
 
@@ -194,13 +194,14 @@ def test_unchanged_user_updated_is_one_conditional_update(deliver, calls):
     assert user_rows(USER)["PROFILE"]["version"] == Decimal(T0 + 5)
 
 
-def test_changed_user_updated_falls_back_to_one_transaction(deliver, calls):
+def test_changed_user_updated_is_the_refused_guess_and_one_transaction(deliver, calls):
     deliver(snapshot(T0, x_account(), event_type="user.created"))
     calls.reset()
     deliver(snapshot(T0 + 5, x_account(), ig_account(), tt_account()))
-    # The guess (connections unchanged) is refused, then read-and-plan writes the change.
-    assert calls.order == ["UpdateItem", "Query", "TransactWriteItems"]
+    # The guess (connections unchanged) is refused and returns the profile, whose copy of the rows plans the change.
+    assert calls.order == ["UpdateItem", "TransactWriteItems"]
     assert len(user_rows(USER)["PROFILE"]["snapshotDigest"]) == 32
+    assert set(user_rows(USER)["PROFILE"]["rowState"]) == {"v", "twitter#eac_x", "instagram#eac_ig", "tiktok#eac_tt"}
 
 
 def test_deletion_tombstones_and_wins_over_late_events(deliver):

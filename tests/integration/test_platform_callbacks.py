@@ -25,7 +25,7 @@ from devtools.testkit.deliveries import HttpResponse, http_api_event, invoke_htt
 from devtools.testkit.functions import configured, install_container
 from devtools.testkit.logs import emf_blobs, log_lines
 from devtools.testkit.table import table_items, user_rows
-from tests.reliability.support import contract_violations
+from tests.reliability.support import contract_violations, copy_violations
 
 T0 = 1_716_883_200_000
 META_SECRET = "meta-app-secret-for-tests"
@@ -130,6 +130,7 @@ def test_meta_data_deletion_erases_personal_data_and_answers_a_status_url(delive
     status = call(callbacks, "GET", f"/platforms/meta/data-deletion/{code}")
     assert (status.status, status.body["status"], status.body["rows_affected"]) == (200, "completed", 2)
     assert contract_violations(table_items()) == []
+    assert copy_violations(table_items()) == []
 
 
 def test_a_replayed_meta_request_is_idempotent_and_an_unknown_user_gets_a_code(deliver, callbacks):

@@ -6,6 +6,7 @@ The unit tests of the logic trust MemoryConnectionStore; this runs one script of
 from __future__ import annotations
 
 import pytest
+from social_connections import container
 from social_connections.apply_clerk_event import FirstTry, apply_snapshot
 from social_connections.clerk_events import ClerkUser, parse_clerk_user
 from social_connections.connection_store import ConnectionStore, ReconcileStore
@@ -14,10 +15,11 @@ from social_connections.model import (
     ConnectionKey,
     ConnectionStatus,
     ReconcileState,
+    RowCheck,
     SyncPlan,
 )
 from social_connections.providers import Platform
-from social_connections.snapshot_plan import desired_state, state_digest
+from social_connections.snapshot_plan import desired_state, plan_from_copy, state_digest
 
 from devtools.clerk_payloads import external_account, user_event
 from devtools.testkit.memory_store import MemoryConnectionStore
@@ -128,3 +130,27 @@ def test_the_one_write_paths_agree(any_store):
     gone = any_store.write_if_unchanged(USER, version=T0 + 3, digest=digest)
     assert not gone.applied and gone.found is not None and gone.found.status == "deleted"
     assert state(any_store) == (("deleted", None), {X: (ConnectionStatus.CONNECTED, 0)})
+
+
+def test_the_copy_of_the_rows_and_the_plans_assumptions_agree(any_store):
+    account = external_account("eac_x", "oauth_x", updated_at=T0)
+    apply_snapshot(any_store, snapshot(T0, account), FirstTry.NEW_USER)
+    refused = any_store.write_if_unchanged(USER, version=T0 + 1, digest="0" * 32)
+    copy = refused.found.rows if refused.found is not None else None
+    assert copy is not None and set(copy) == {X}
+    digest = any_store.read_user(USER).connections[X].details_digest
+    assert digest == copy[X].details_digest != ""
+    plan = plan_from_copy(desired_state(snapshot(T0 + 1, account)), copy)
+    assert plan is not None and plan.checks == [RowCheck(X, copy[X].details_digest)]
+    assumed = {"version": T0 + 1, "expected": refused.found, "synced_at": "2024-05-28T08:00:00.000Z"}
+    wrong_details = SyncPlan(checks=[RowCheck(X, "AAAAAAAAAAA")])
+    wrong_status = SyncPlan(checks=[RowCheck(X, copy[X].details_digest, ConnectionStatus.ERROR)])
+    for refused_plan in (wrong_details, wrong_status):
+        with pytest.raises(ConcurrentModificationError):
+            any_store.write_snapshot(USER, refused_plan, **assumed)
+    eraser = any_store if isinstance(any_store, MemoryConnectionStore) else container.current().platform_store
+    assert eraser.erase_personal_data(USER, X)
+    assert any_store.read_user(USER).connections[X].details_digest is None
+    with pytest.raises(ConcurrentModificationError):
+        any_store.write_snapshot(USER, plan, **assumed)
+    assert state(any_store) == (("active", T0), {X: (ConnectionStatus.CONNECTED, 0)})

@@ -121,8 +121,10 @@ _ISO_MILLIS = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 PLATFORMS = frozenset({"twitter", "instagram", "tiktok"})
 CONNECTION_STATUSES = frozenset({"connected", "disconnected", "expired", "error"})
 TOMBSTONE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "deletedAt"})
-PROFILE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "version", "snapshotDigest"})
+PROFILE_ATTRIBUTES = frozenset({"pk", "sk", "userId", "profileStatus", "version", "snapshotDigest", "rowState"})
 _DIGEST = re.compile(r"[0-9a-f]{32}")
+_ROW_STATE = re.compile(r"[cdxe][01]\d+:([A-Za-z0-9_-]{11})?")
+_DETAILS_DIGEST = re.compile(r"[A-Za-z0-9_-]{11}")
 CONNECTION_ATTRIBUTES = frozenset(
     {
         "pk",
@@ -144,6 +146,7 @@ CONNECTION_ATTRIBUTES = frozenset(
         "metadata",
         "platformUser",
         "attention",
+        "detailsDigest",
     }
 )
 METADATA_KEYS = frozenset(
@@ -208,6 +211,41 @@ def _profile_problems(item: Mapping[str, Any]) -> list[str]:
     digest = item.get("snapshotDigest")
     if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
         problems.append("profile snapshotDigest is not 32 hex digits")
+    copy = item.get("rowState", {})
+    if (
+        not isinstance(copy, dict)
+        or (copy and copy.get("v") != "1")
+        or not all(
+            str(key).partition("#")[0] in PLATFORMS and isinstance(row, str) and _ROW_STATE.fullmatch(row)
+            for key, row in copy.items()
+            if key != "v"
+        )
+    ):
+        problems.append("profile rowState is not a map of <platform>#<id> to <status><verified><version>:<digest>")
+    return problems
+
+
+def copy_violations(items: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Where a profile's copy of its rows is not exact in what only snapshot writes change: which rows exist, their
+    account version, and the details digest of rows that carry one (an erasure since removes the row's)."""
+    by_user: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for item in items:
+        by_user.setdefault(str(item["pk"]), {})[str(item["sk"])] = item
+    problems = []
+    for pk, user_items in by_user.items():
+        copy = dict(user_items.get("PROFILE", {}).get("rowState") or {})
+        if copy.pop("v", None) != "1":
+            continue
+        rows = {sk.removeprefix("CONNECTION#"): row for sk, row in user_items.items() if sk.startswith("CONNECTION#")}
+        if set(copy) != set(rows):
+            problems.append(f"{pk}: rowState lists {sorted(copy)}, the rows are {sorted(rows)}")
+            continue
+        for key, encoded in copy.items():
+            version, _, digest = str(encoded)[2:].partition(":")
+            row = rows[key]
+            carried = row.get("detailsDigest")
+            if Decimal(version) != row.get("accountVersion") or (digest and carried and digest != carried):
+                problems.append(f"{pk}: rowState of {key} is not the row's account version and details digest")
     return problems
 
 
@@ -239,12 +277,27 @@ def _connection_problems(item: Mapping[str, Any], sk: str) -> list[str]:
     )
     if isinstance(metadata, dict) and set(metadata) == without_personal and "platformUsername" in item:
         problems.append("a row without personal data still has platformUsername")
+    problems.extend(_details_digest_problems(item, without_personal))
     if not isinstance(metadata, dict) or set(metadata) not in allowed:
         problems.append("metadata does not have exactly the contract's keys for its state")
     elif not isinstance(metadata["approvedScopes"], list) or not all(
         isinstance(scope, str) for scope in metadata["approvedScopes"]
     ):
         problems.append("approvedScopes is not a list of strings")
+    return problems
+
+
+def _details_digest_problems(item: Mapping[str, Any], without_personal: frozenset[str]) -> list[str]:
+    """The row's detailsDigest: well formed, and gone with its personal data (a disconnect or an erasure)."""
+    problems = []
+    metadata = item.get("metadata")
+    details_digest = item.get("detailsDigest")
+    if details_digest is not None and not (
+        isinstance(details_digest, str) and _DETAILS_DIGEST.fullmatch(details_digest)
+    ):
+        problems.append("detailsDigest is not 11 base64url characters")
+    if details_digest is not None and isinstance(metadata, dict) and set(metadata) == without_personal:
+        problems.append("a row without personal data still has the detailsDigest of its details")
     return problems
 
 

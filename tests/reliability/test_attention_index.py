@@ -22,7 +22,7 @@ from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
 from devtools.testkit.deliveries import http_api_event, svix_headers
 from devtools.testkit.table import StreamReader, stream_event, table_items
 from tests.reliability.conftest import SharedAccount
-from tests.reliability.support import contract_violations, count, fuzz_settings, invoke, stream_module
+from tests.reliability.support import contract_violations, copy_violations, count, fuzz_settings, invoke, stream_module
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +78,7 @@ def test_the_index_holds_exactly_the_rows_in_expired_or_error(shared_account: Sh
             assert handler(stream_event(records), LambdaContextStub()) == {"batchItemFailures": []}
     items = table_items(TEST_TABLE_NAME)
     assert contract_violations(items) == []
+    assert copy_violations(items) == []
     expected = {
         (item["userId"], item["platform"], item["externalAccountId"], item["connectionStatus"])
         for item in items

@@ -30,7 +30,15 @@ from devtools.testkit.aws import TEST_TABLE_NAME, LambdaContextStub
 from devtools.testkit.deliveries import http_api_event, new_message_id, svix_headers
 from devtools.testkit.table import StreamReader, table_items
 from tests.reliability.conftest import create_table
-from tests.reliability.support import contract_violations, count, examples, invoke, rows_lost, stream_module
+from tests.reliability.support import (
+    contract_violations,
+    copy_violations,
+    count,
+    examples,
+    invoke,
+    rows_lost,
+    stream_module,
+)
 
 T0 = 1_716_883_200_000
 REFERENCE_TABLE = "connections-reference"
@@ -285,6 +293,7 @@ def check_user(story: UserStory, rows: dict[str, dict[str, Any]]) -> None:
 def check_table(stories: list[UserStory]) -> list[dict[str, Any]]:
     items = table_items()
     assert contract_violations(items) == []
+    assert copy_violations(items) == []
     by_user: dict[str, dict[str, dict[str, Any]]] = {}
     for item in items:
         by_user.setdefault(item["userId"], {})[item["sk"]] = item

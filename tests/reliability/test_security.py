@@ -128,7 +128,9 @@ def test_no_secret_signature_token_or_email_is_ever_logged(table, secret, monkey
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": ACCOUNT_EMAIL}}, "Query")
 
     with monkeypatch.context() as patch:
+        # A changed update plans from the profile's copy of its rows: the transaction fails too, not only the read.
         patch.setattr(container.current().dynamodb, "query", unavailable)
+        patch.setattr(container.current().dynamodb, "transact_write_items", unavailable)
         assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 503
     with configured(CLERK_WEBHOOK_SECRET=secret.replace("whsec_", "whsec_%")):
         assert send(signed(secret, created(version=T0 + 4, event_type="user.updated"))).status == 500

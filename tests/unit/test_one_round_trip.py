@@ -38,11 +38,11 @@ def test_a_duplicate_created_is_told_from_the_refused_write_without_a_read(store
     assert (store.round_trips, store.reads, store.snapshot_writes) == (1, 0, 1)
 
 
-def test_a_created_for_a_known_user_with_an_older_version_falls_back_and_applies(store):
+def test_a_created_for_a_known_user_with_an_older_version_plans_from_the_profiles_copy(store):
     apply_snapshot(store, snapshot(T0, x()))
-    store.round_trips = 0
+    store.round_trips = store.reads = 0
     assert created(store, T0 + 1, ig()) is Outcome.APPLIED
-    assert store.round_trips == 3  # the refused guess, the read, the planned write
+    assert (store.round_trips, store.reads) == (2, 0)  # the refused guess, the write planned from its profile
     assert store.rows[USER][X].status is ConnectionStatus.DISCONNECTED
 
 
@@ -68,10 +68,11 @@ def test_an_unchanged_updated_is_one_write_and_keeps_the_rows_and_their_error_st
     assert store.rows[USER] == rows_before
 
 
-def test_a_changed_updated_falls_back_to_read_and_plan(store):
+def test_a_changed_updated_plans_from_the_profiles_copy_without_a_read(store):
     created(store, T0, x(), ig())
+    store.round_trips = 0
     assert updated(store, T0 + 1, x()) is Outcome.APPLIED
-    assert store.reads == 1
+    assert (store.round_trips, store.reads) == (2, 0)
     assert store.rows[USER][IG].status is ConnectionStatus.DISCONNECTED
     assert store.digests[USER] == state_digest(desired_state(snapshot(T0 + 1, x())))
 
@@ -80,7 +81,7 @@ def test_a_reverified_account_changes_the_digest_and_clears_its_errors(store):
     created(store, T0, x())
     store.record_publish_failure(USER, X, "boom")
     assert updated(store, T0 + 1, x(T0 + 1)) is Outcome.APPLIED
-    assert store.reads == 1
+    assert store.reads == 0  # planned from the copy, which cannot know the count: a re-verification always resets
     assert store.rows[USER][X].error_count == 0
 
 

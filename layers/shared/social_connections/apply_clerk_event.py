@@ -1,7 +1,9 @@
 """Apply one Clerk user event to the store: read, plan with the pure rules, write under the profile lock.
 
 The common events first try one conditional write that assumes what they usually find (a new user's user.created: no
-profile; a user.updated: connections unchanged since the last snapshot); when its condition fails, read and plan.
+profile; a user.updated: connections unchanged since the last snapshot). When its condition fails, the profile it
+returns carries a copy of the rows' states to plan from, and the write asserts what that plan assumed; when the copy
+is missing or wrong, read and plan.
 
 The webhook applies verified deliveries through it; anything else that learns of a user snapshot (reconciliation)
 goes through the same functions, so every path orders by `updated_at` and lets a deletion win.
@@ -17,7 +19,8 @@ from social_connections.clock import now_iso
 from social_connections.connection_store import ConnectionStore
 from social_connections.model import ConcurrentModificationError, ProfileStatus, StoredProfile, SyncPlan
 from social_connections.providers import DEFAULT_PROVIDERS, ProviderMap
-from social_connections.snapshot_plan import DesiredState, desired_state, plan_sync, state_digest
+from social_connections.row_copy import copied_state, next_copy
+from social_connections.snapshot_plan import DesiredState, desired_state, plan_from_copy, plan_sync, state_digest
 
 # Each retry follows a concurrent writer that committed first, so a handful always suffices in practice.
 MAX_LOCK_ATTEMPTS: Final = 8
@@ -109,17 +112,21 @@ def _apply_desired(store: ConnectionStore, user: ClerkUser, desired: DesiredStat
     guessed = _try_one_write(store, user, desired, digest, first_try)
     if isinstance(guessed, SyncResult):
         return guessed
-    if guessed is not None and (settled := _settled(guessed, user)) is not None:
-        return settled
+    if guessed is not None:
+        if (settled := _settled(guessed, user)) is not None:
+            return settled
+        if (planned := _try_copy_plan(store, user, desired, digest, guessed)) is not None:
+            return planned
     for _ in range(MAX_LOCK_ATTEMPTS):
         stored = store.read_user(user.id)
         profile = stored.profile
         if profile is not None and (settled := _settled(profile, user)) is not None:
             return settled
         plan = plan_sync(desired, stored.connections)
+        rows = next_copy({key: copied_state(row) for key, row in stored.connections.items()}, plan)
         try:
             store.write_snapshot(
-                user.id, plan, version=user.updated_at, expected=profile, synced_at=now_iso(), digest=digest
+                user.id, plan, version=user.updated_at, expected=profile, synced_at=now_iso(), digest=digest, rows=rows
             )
         except ConcurrentModificationError:
             continue
@@ -135,7 +142,13 @@ def _try_one_write(
         plan = plan_sync(desired, {})
         try:
             store.write_snapshot(
-                user.id, plan, version=user.updated_at, expected=None, synced_at=now_iso(), digest=digest
+                user.id,
+                plan,
+                version=user.updated_at,
+                expected=None,
+                synced_at=now_iso(),
+                digest=digest,
+                rows=next_copy({}, plan),
             )
         except ConcurrentModificationError as refused:
             return refused.found
@@ -144,6 +157,28 @@ def _try_one_write(
         moved = store.write_if_unchanged(user.id, version=user.updated_at, digest=digest)
         return SyncResult(Outcome.APPLIED, user.id) if moved.applied else moved.found
     return None
+
+
+def _try_copy_plan(
+    store: ConnectionStore, user: ClerkUser, desired: DesiredState, digest: str | None, found: StoredProfile
+) -> SyncResult | None:
+    """Plan from the copy of the rows the refused guess returned, and write asserting what it assumed (None: read)."""
+    plan = plan_from_copy(desired, found.rows) if found.rows is not None else None
+    if plan is None:
+        return None
+    try:
+        store.write_snapshot(
+            user.id,
+            plan,
+            version=user.updated_at,
+            expected=found,
+            synced_at=now_iso(),
+            digest=digest,
+            rows=next_copy(found.rows or {}, plan),
+        )
+    except ConcurrentModificationError:
+        return None  # a row or the profile is not as the copy said: read-and-plan decides
+    return SyncResult.of_plan(user.id, plan)
 
 
 def _settled(profile: StoredProfile, user: ClerkUser) -> SyncResult | None:

@@ -6,10 +6,18 @@ Every method that changes a row returns False (or raises ConcurrentModificationE
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
-from social_connections.model import ConnectionKey, ProfileWrite, ReconcileState, StoredProfile, StoredUser, SyncPlan
+from social_connections.model import (
+    ConnectionKey,
+    ProfileWrite,
+    ReconcileState,
+    RowState,
+    StoredProfile,
+    StoredUser,
+    SyncPlan,
+)
 
 
 class ConnectionStore(Protocol):
@@ -26,10 +34,12 @@ class ConnectionStore(Protocol):
         expected: StoredProfile | None,
         synced_at: str,
         digest: str | None = None,
+        rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
-        """Write the plan and move the profile to `version` and `digest` (None: none known).
+        """Write the plan and move the profile to `version`, `digest` and its copy of the rows (None: none known).
 
-        ConcurrentModificationError if the profile or a row is not as expected; it carries the profile found, if known.
+        ConcurrentModificationError if the profile or a row is not as expected (the plan's upserts and checks say
+        what it assumed); it carries the profile found, if known.
         """
         ...
 

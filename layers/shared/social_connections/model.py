@@ -72,6 +72,8 @@ class StoredConnection(NamedTuple):
     details: AccountDetails
     # Left out of equality: the stores stamp their own clocks, and no rule depends on these.
     times: RowTimes = RowTimes()
+    # The row's `detailsDigest` as stored: set by snapshot upserts, gone once its details changed otherwise (or older).
+    details_digest: str | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StoredConnection):
@@ -86,10 +88,30 @@ class StoredConnection(NamedTuple):
         return hash(self[:4])
 
 
+class RowState(NamedTuple):
+    """What planning needs of a stored row (the profile keeps one per row); an unknown `details_digest` is ""."""
+
+    status: ConnectionStatus
+    account_version: int
+    verified: bool
+    details_digest: str
+
+
 class StoredProfile(NamedTuple):
     user_id: str
     status: ProfileStatus
     version: int | None
+    # The rows' copy written with `version` (`rowState`), None if absent; out of equality, as of the profile lock.
+    rows: dict[ConnectionKey, RowState] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return self[:3] == other[:3] if isinstance(other, StoredProfile) else NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        return NotImplemented if (equal := self.__eq__(other)) is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self[:3])
 
 
 class ProfileWrite(NamedTuple):
@@ -148,12 +170,22 @@ class ConnectionUpsert(NamedTuple):
     set_status: ConnectionStatus | None
     reset_errors: bool
     is_new: bool
+    # Planned from the profile's copy: the status the row must still have (None: any status leads to the same write).
+    expect_status: ConnectionStatus | None = None
+
+
+class RowCheck(NamedTuple):
+    """A row a plan from the profile's copy leaves alone: it must still carry these details (and status, if set)."""
+
+    key: ConnectionKey
+    details_digest: str
+    status: ConnectionStatus | None = None
 
 
 class SyncPlan:
     """The row writes that make a user's stored connections match one snapshot (the planner appends to its lists)."""
 
-    __slots__ = ("disconnects", "failures", "upserts")
+    __slots__ = ("checks", "disconnects", "failures", "upserts")
     __hash__ = None  # type: ignore[assignment]  # mutable lists: unhashable, as the dataclass was in practice
 
     def __init__(
@@ -161,10 +193,12 @@ class SyncPlan:
         upserts: list[ConnectionUpsert] | None = None,
         disconnects: list[ConnectionKey] | None = None,
         failures: list[MalformedAccount] | None = None,
+        checks: list[RowCheck] | None = None,
     ) -> None:
         self.upserts: list[ConnectionUpsert] = [] if upserts is None else upserts
         self.disconnects: list[ConnectionKey] = [] if disconnects is None else disconnects
         self.failures: list[MalformedAccount] = [] if failures is None else failures
+        self.checks: list[RowCheck] = [] if checks is None else checks
 
     @property
     def is_empty(self) -> bool:
@@ -173,10 +207,12 @@ class SyncPlan:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SyncPlan):
             return NotImplemented
-        return (self.upserts, self.disconnects, self.failures) == (other.upserts, other.disconnects, other.failures)
+        mine = (self.upserts, self.disconnects, self.failures, self.checks)
+        return mine == (other.upserts, other.disconnects, other.failures, other.checks)
 
     def __repr__(self) -> str:
-        return f"SyncPlan(upserts={self.upserts!r}, disconnects={self.disconnects!r}, failures={self.failures!r})"
+        fields = f"upserts={self.upserts!r}, disconnects={self.disconnects!r}, failures={self.failures!r}"
+        return f"SyncPlan({fields}, checks={self.checks!r})"
 
 
 class ReconcileState(NamedTuple):

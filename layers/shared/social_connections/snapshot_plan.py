@@ -25,10 +25,13 @@ from social_connections.model import (
     ConnectionUpsert,
     DesiredConnection,
     MalformedAccount,
+    RowCheck,
+    RowState,
     StoredConnection,
     SyncPlan,
 )
 from social_connections.providers import DEFAULT_PROVIDERS, Platform, ProviderMap
+from social_connections.row_copy import details_digest
 
 # Clerk verification status -> connection status; unlisted ones (unverified, transferable, none) are no connection.
 VERIFICATION_STATUSES: Final[Mapping[str, ConnectionStatus]] = {
@@ -131,25 +134,75 @@ def plan_sync(desired: DesiredState, stored: Mapping[ConnectionKey, StoredConnec
     return plan
 
 
+def _new_row(wanted: DesiredConnection) -> ConnectionUpsert:
+    return ConnectionUpsert(desired=wanted, set_status=wanted.status, reset_errors=True, is_new=True)
+
+
 def _upsert_for(wanted: DesiredConnection, row: StoredConnection | None) -> ConnectionUpsert | None:
     if row is None:
-        return ConnectionUpsert(desired=wanted, set_status=wanted.status, reset_errors=True, is_new=True)
-    # The account's own updated_at moving on while verified is a re-verification: it clears the error history.
-    reverified = (
-        wanted.status is ConnectionStatus.CONNECTED and row.details.account_version != wanted.details.account_version
+        return _new_row(wanted)
+    state = RowState(
+        row.status, row.details.account_version, row.details.verification_status == "verified", details_digest=""
     )
+    return _change(wanted, state, same_details=row.details == wanted.details, has_errors=row.error_count != 0)
+
+
+def _change(
+    wanted: DesiredConnection, row: RowState, *, same_details: bool, has_errors: bool
+) -> ConnectionUpsert | None:
+    """The write that brings an existing row to `wanted`, or None when it already matches."""
+    # The account's own updated_at moving on while verified is a re-verification: it clears the error history.
+    reverified = wanted.status is ConnectionStatus.CONNECTED and row.account_version != wanted.details.account_version
     # Clerk still says verified while the platform revoked the token: only a re-verification reconnects it.
-    revoked = row.status is ConnectionStatus.EXPIRED and row.details.verification_status == "verified"
+    revoked = row.status is ConnectionStatus.EXPIRED and row.verified
     set_status: ConnectionStatus | None = wanted.status
     held = row.status is ConnectionStatus.ERROR or revoked
     if wanted.status is ConnectionStatus.CONNECTED and not reverified and held:
         set_status = None
     if set_status is row.status:
         set_status = None
-    reset_errors = reverified and row.error_count != 0
-    if set_status is None and not reset_errors and row.details == wanted.details:
+    reset_errors = reverified and has_errors
+    if set_status is None and not reset_errors and same_details:
         return None
     return ConnectionUpsert(desired=wanted, set_status=set_status, reset_errors=reset_errors, is_new=False)
+
+
+def plan_from_copy(desired: DesiredState, copy: Mapping[ConnectionKey, RowState]) -> SyncPlan | None:
+    """The plan from the profile's copy of its rows, with the row states it assumes; None when it cannot tell.
+
+    Other writers move rows between connected, error and expired and count failures without the profile lock, so
+    the copy may be stale there. The plan writes what read-and-plan would write on the rows as they are: it sets a
+    status read-and-plan would set whatever the row's, resets errors on every re-verification (the count is
+    unknown), asserts a kept status where a revocation since would change the outcome, and checks that each row it
+    leaves alone still carries the details the copy says (a platform's erasure removes the row's digest).
+    """
+    if desired.malformed:
+        return None
+    plan = SyncPlan()
+    for key, wanted in desired.connections.items():
+        row = copy.get(key)
+        if row is None:
+            plan.upserts.append(_new_row(wanted))
+            continue
+        if row.status is not ConnectionStatus.DISCONNECTED and not row.details_digest:
+            return None  # written before digests, or erased since: only a read can tell what the row holds
+        same = row.details_digest == details_digest(wanted.details)
+        upsert = _change(wanted, row, same_details=same, has_errors=True)
+        if upsert is None:
+            # Only a row Clerk does not report verified can have been moved (revoked) where that changes the plan.
+            expect = row.status if wanted.status is not ConnectionStatus.CONNECTED else None
+            plan.checks.append(RowCheck(key, row.details_digest, expect))
+        elif upsert.set_status is None and (wanted.status is not ConnectionStatus.CONNECTED or upsert.reset_errors):
+            # Read-and-plan sets this status whatever another writer made of the row: set it even if the copy has it.
+            plan.upserts.append(upsert._replace(set_status=wanted.status))
+        elif upsert.set_status is None and not row.verified:
+            plan.upserts.append(upsert._replace(expect_status=row.status))  # a revocation since would change it
+        else:
+            plan.upserts.append(upsert)
+    for key, row in copy.items():
+        if key not in desired.connections and row.status is not ConnectionStatus.DISCONNECTED:
+            plan.disconnects.append(key)
+    return plan
 
 
 def _details(account: ExternalAccount) -> AccountDetails:

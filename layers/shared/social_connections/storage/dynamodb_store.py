@@ -15,6 +15,7 @@ from social_connections.model import (
     ProfileStatus,
     ProfileWrite,
     ReconcileState,
+    RowState,
     StoredProfile,
     StoredUser,
     SyncPlan,
@@ -121,8 +122,11 @@ class DynamoDBConnectionStore:
         expected: StoredProfile | None,
         synced_at: str,
         digest: str | None = None,
+        rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
-        self._snapshots.write(user_id, plan, version=version, expected=expected, synced_at=synced_at, digest=digest)
+        self._snapshots.write(
+            user_id, plan, version=version, expected=expected, synced_at=synced_at, digest=digest, rows=rows
+        )
 
     def write_if_unchanged(self, user_id: str, *, version: int, digest: str) -> ProfileWrite:
         return write_if_unchanged(self._client, self._table, user_id, version=version, digest=digest)

@@ -1,7 +1,7 @@
 """The item contract of the table: keys, attribute encoding, and reading items and stream images back.
 
 Item shapes (the data contract, see docs/architecture.md):
-- profile    pk=USER#<userId> sk=PROFILE               userId, profileStatus, version, snapshotDigest, deletedAt
+- profile    pk=USER#<userId> sk=PROFILE  userId, profileStatus, version, snapshotDigest, rowState, deletedAt
 - connection pk=USER#<userId> sk=CONNECTION#<platform>#<externalAccountId> userId, platform, connectionStatus, ...
 """
 
@@ -25,6 +25,7 @@ from social_connections.model import (
 )
 from social_connections.providers import Platform
 from social_connections.storage.attribute_values import plain
+from social_connections.storage.row_state import DETAILS_DIGEST_ATTRIBUTE, ROW_STATE_ATTRIBUTE, row_state_from
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -136,6 +137,7 @@ def profile_from(item: Mapping[str, object], user_id: str) -> StoredProfile:
         user_id=user_id,
         status=ProfileStatus(str(item.get("profileStatus", ProfileStatus.ACTIVE))),
         version=_int(version) if version is not None else None,
+        rows=row_state_from(item.get(ROW_STATE_ATTRIBUTE)),
     )
 
 
@@ -174,7 +176,8 @@ def connection_from(item: Mapping[str, object]) -> StoredConnection | None:
         updated_at=_optional_str(item.get("updatedAt")),
         last_error=_optional_str(item.get("lastError")),
     )
-    return StoredConnection(key, status, _int(item.get("errorCount")), details, times)
+    digest = _optional_str(item.get(DETAILS_DIGEST_ATTRIBUTE))
+    return StoredConnection(key, status, _int(item.get("errorCount")), details, times, details_digest=digest)
 
 
 def health_from_image(image: Mapping[str, object]) -> ConnectionHealth | None:

@@ -28,6 +28,7 @@ from social_connections.storage.items import (
     s,
     set_status,
 )
+from social_connections.storage.row_state import DETAILS_DIGEST_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -61,7 +62,8 @@ class DynamoDBPlatformStore:
             lambda: self._client.update_item(
                 TableName=self._table,
                 Key=connection_item_key(user_id, key),
-                UpdateExpression="REMOVE " + ", ".join(PERSONAL_DATA_PATHS),
+                # The row's details no longer match its digest: a plan from the profile's copy must read it again.
+                UpdateExpression="REMOVE " + ", ".join((DETAILS_DIGEST_ATTRIBUTE, *PERSONAL_DATA_PATHS)),
                 ConditionExpression="attribute_exists(pk) AND attribute_exists(metadata)",
             )
         )

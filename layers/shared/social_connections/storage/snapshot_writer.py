@@ -6,7 +6,7 @@ a deletion makes the write raise ConcurrentModificationError, and the caller rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final, TypedDict, cast
 
 from botocore.exceptions import ClientError
@@ -15,26 +15,25 @@ from social_connections.clock import iso_from_millis
 from social_connections.model import (
     ConcurrentModificationError,
     ConnectionKey,
-    ConnectionStatus,
-    ConnectionUpsert,
     ProfileStatus,
+    RowState,
     StoredProfile,
     SyncPlan,
 )
 from social_connections.storage.items import (
-    ATTENTION_ATTRIBUTE,
-    PERSONAL_DATA_PATHS,
     connection_item_key,
     error_code,
-    metadata_value,
     n,
     profile_found,
     profile_key,
     s,
-    set_platform_user,
-    set_status,
-    text_value,
 )
+from social_connections.storage.row_state import (
+    ROW_STATE_ATTRIBUTE,
+    row_check,
+    row_state_attribute,
+)
+from social_connections.storage.row_writes import disconnect_update, upsert_update
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,6 +47,12 @@ if TYPE_CHECKING:
 # One transaction holds at most 100 actions; one of them is always the profile lock.
 MAX_TRANSACTION_ACTIONS: Final = 100
 MAX_ERROR_TEXT: Final = 500
+
+
+class _Stamps(TypedDict):
+    version: int
+    changed_at: str
+    synced_at: str
 
 
 class UpdateParts(TypedDict):
@@ -79,21 +84,26 @@ class SnapshotWriter:
         expected: StoredProfile | None,
         synced_at: str,
         digest: str | None = None,
+        rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
-        """Write a plan and move the profile to `version` and `digest`, all or nothing per transaction."""
-        changed_at = iso_from_millis(version)
-        rows: list[TransactWriteItemTypeDef] = [
-            {"Update": self._upsert(user_id, upsert, version, changed_at, synced_at)} for upsert in plan.upserts
+        """Write a plan; move the profile to `version`, `digest` and the copy `rows`; all or nothing per transaction."""
+        stamps = _Stamps(version=version, changed_at=iso_from_millis(version), synced_at=synced_at)
+        actions: list[TransactWriteItemTypeDef] = [
+            {"Update": upsert_update(self._table, user_id, upsert, **stamps)} for upsert in plan.upserts
         ]
-        rows += [{"Update": self._disconnect(user_id, key, version, changed_at, synced_at)} for key in plan.disconnects]
-        rows += [
+        actions += [{"Update": disconnect_update(self._table, user_id, key, **stamps)} for key in plan.disconnects]
+        actions += [
             {"Update": self._failure(user_id, failure.key, failure.reason, synced_at)}
             for failure in plan.failures
             if failure.key is not None
         ]
+        actions += [
+            {"ConditionCheck": row_check(self._table, connection_item_key(user_id, check.key), check)}
+            for check in plan.checks
+        ]
         lock = self._profile_lock(user_id, expected)
-        move_version = self._move_version(user_id, lock, version, digest)
-        if not rows:
+        move_version = self._move_version(user_id, lock, version, digest, rows)
+        if not actions:
             # No row to write: one conditional write, no transaction (half the write units).
             try:
                 self._client.update_item(**move_version)
@@ -107,8 +117,8 @@ class SnapshotWriter:
         # Cut from the end, so the last chunk (the one that moves the version) is the full one: the failure counts
         # (ADD, not idempotent) come last and stay in it, and a redelivery after a half-written plan cannot count a
         # failure twice (up to 99 of them per event).
-        first = len(rows) % chunk_size or chunk_size
-        chunks = [rows[:first]] + [rows[i : i + chunk_size] for i in range(first, len(rows), chunk_size)]
+        first = len(actions) % chunk_size or chunk_size
+        chunks = [actions[:first]] + [actions[i : i + chunk_size] for i in range(first, len(actions), chunk_size)]
         # Earlier chunks only check the lock; the version moves with the last chunk, so a half-written plan is never
         # mistaken for an applied one and a redelivery finishes it.
         for index, chunk in enumerate(chunks):
@@ -151,7 +161,12 @@ class SnapshotWriter:
         return lock
 
     def _move_version(
-        self, user_id: str, lock: ConditionCheckTypeDef, version: int, digest: str | None
+        self,
+        user_id: str,
+        lock: ConditionCheckTypeDef,
+        version: int,
+        digest: str | None,
+        rows: Mapping[ConnectionKey, RowState] | None,
     ) -> UpdateTypeDef:
         values: dict[str, AttributeValueTypeDef] = {
             ":uid": s(user_id),
@@ -159,11 +174,19 @@ class SnapshotWriter:
             ":version": n(version),
         }
         assignments = "SET userId = :uid, profileStatus = :active, version = :version"
+        removed = []
         if digest is None:
-            assignments += " REMOVE snapshotDigest"  # rows no longer known to match any digest
+            removed.append("snapshotDigest")  # rows no longer known to match any digest
         else:
             assignments += ", snapshotDigest = :digest"
             values[":digest"] = s(digest)
+        if rows is None:
+            removed.append(ROW_STATE_ATTRIBUTE)  # no copy: the next changed snapshot reads the rows
+        else:
+            assignments += f", {ROW_STATE_ATTRIBUTE} = :rows"
+            values[":rows"] = row_state_attribute(rows)
+        if removed:
+            assignments += " REMOVE " + ", ".join(removed)
         update: UpdateTypeDef = {
             "TableName": self._table,
             "Key": lock["Key"],
@@ -176,74 +199,6 @@ class SnapshotWriter:
             update["ExpressionAttributeNames"] = lock["ExpressionAttributeNames"]
         return update
 
-    def _upsert(
-        self, user_id: str, upsert: ConnectionUpsert, version: int, changed_at: str, synced_at: str
-    ) -> UpdateTypeDef:
-        wanted = upsert.desired
-        details = wanted.details
-        assignments = [
-            "userId = :uid",
-            "platform = :platform",
-            "externalAccountId = :eid",
-            "platformUserId = :puid",
-            "platformUsername = :pname",
-            "metadata = :metadata",
-            "accountVersion = :account_version",
-            "version = :version",
-            "updatedAt = :changed_at",
-            "lastSyncAt = :synced_at",
-        ]
-        # Literal attribute values, not s()/n()/value(): this runs for every connection of every changed snapshot.
-        values: dict[str, AttributeValueTypeDef] = {
-            ":uid": {"S": user_id},
-            ":platform": {"S": wanted.key.platform.value},
-            ":eid": {"S": wanted.key.external_account_id},
-            ":puid": text_value(details.platform_user_id),
-            ":pname": text_value(details.platform_username),
-            ":metadata": metadata_value(details),
-            ":account_version": {"N": str(details.account_version)},
-            ":version": {"N": str(version)},
-            ":changed_at": {"S": changed_at},
-            ":synced_at": {"S": synced_at},
-            ":zero": {"N": "0"},
-        }
-        removed: list[str] = []
-        if upsert.set_status is not None:
-            removed += set_status(upsert.set_status, wanted.key.platform, assignments, values)
-            if upsert.set_status is ConnectionStatus.CONNECTED:
-                assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
-        assignments.append(
-            "errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)"
-        )
-        removed += set_platform_user(wanted.key.platform, details.platform_user_id, assignments, values)
-        removals = f" REMOVE {', '.join(removed)}" if removed else ""
-        return {
-            "TableName": self._table,
-            "Key": connection_item_key(user_id, wanted.key),
-            "UpdateExpression": "SET " + ", ".join(assignments) + removals,
-            # The row must be as we read it (absent or present): anything else cancels the plan and we re-read.
-            "ConditionExpression": "attribute_not_exists(pk)" if upsert.is_new else "attribute_exists(pk)",
-            "ExpressionAttributeValues": values,
-        }
-
     def _failure(self, user_id: str, key: ConnectionKey, reason: str, failed_at: str) -> UpdateTypeDef:
         where: dict[str, object] = {"TableName": self._table, "Key": connection_item_key(user_id, key)}
         return cast("UpdateTypeDef", where | dict(failure_update(reason, failed_at)))
-
-    def _disconnect(
-        self, user_id: str, key: ConnectionKey, version: int, changed_at: str, synced_at: str
-    ) -> UpdateTypeDef:
-        return {
-            "TableName": self._table,
-            "Key": connection_item_key(user_id, key),
-            # Data minimization: a disconnected row keeps keys, status, platform ids and times, no personal data.
-            "UpdateExpression": "SET connectionStatus = :status, version = :version, updatedAt = :changed_at, "
-            "lastSyncAt = :synced_at REMOVE " + ", ".join((ATTENTION_ATTRIBUTE, *PERSONAL_DATA_PATHS)),
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": {
-                ":status": s(ConnectionStatus.DISCONNECTED.value),
-                ":version": n(version),
-                ":changed_at": s(changed_at),
-                ":synced_at": s(synced_at),
-            },
-        }
