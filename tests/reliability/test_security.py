@@ -14,11 +14,10 @@ from typing import Any
 
 import boto3
 import pytest
-import standardwebhooks.webhooks as standard_webhooks
 from botocore.exceptions import ClientError
 from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
 from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
-from social_connections import container
+from social_connections import container, signatures
 from social_connections.clerk_settings import ClerkApiSettings
 from social_connections.model import ConnectionKey
 from social_connections.providers import Platform
@@ -59,20 +58,20 @@ def created(user_id: str = "user_sec", *, version: int = T0, event_type: str = "
 
 
 def test_the_verifier_compares_signatures_in_constant_time_only(table, secret, monkeypatch):
-    assert "hmac.compare_digest(" in inspect.getsource(standard_webhooks.Webhook.verify)
+    assert "hmac.compare_digest(" in inspect.getsource(signatures.SignatureVerifier.verify)
     comparisons: list[tuple[int, int]] = []
 
     def recording(expected: bytes, given: bytes) -> bool:
         comparisons.append((len(expected), len(given)))
         return hmac.compare_digest(expected, given)
 
-    monkeypatch.setattr(standard_webhooks, "hmac", SimpleNamespace(compare_digest=recording, new=hmac.new))
+    monkeypatch.setattr(signatures, "hmac", SimpleNamespace(compare_digest=recording, new=hmac.new))
     assert invoke(signed(secret, created())).status == 200
     assert comparisons == [(32, 32)]
     assert invoke(signed(new_secret(), created(version=T0 + 1))).status == 401
     assert comparisons == [(32, 32), (32, 32)]
     # Acceptance rests on compare_digest alone: when it says no, a perfectly signed delivery is refused.
-    monkeypatch.setattr(standard_webhooks, "hmac", SimpleNamespace(compare_digest=lambda *_: False, new=hmac.new))
+    monkeypatch.setattr(signatures, "hmac", SimpleNamespace(compare_digest=lambda *_: False, new=hmac.new))
     assert invoke(signed(secret, created(version=T0 + 2))).status == 401
 
 
@@ -82,18 +81,16 @@ def test_the_verifier_compares_signatures_in_constant_time_only(table, secret, m
 @pytest.fixture
 def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """The most talkative setting template.yaml allows (LogLevel DEBUG) plus Powertools' own debug records."""
-    loggers = [webhook_module().logger]
-    levels = [logger.log_level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.DEBUG)
-    stream_telemetry = stream_module().telemetry  # the stream function logs through Telemetry, to stdout
-    stream_level, stream_telemetry.level = stream_telemetry.level, LEVELS["DEBUG"]
+    # Both event-path functions log through Telemetry, to stdout (capfd); Powertools' own records go to caplog.
+    telemetries = [webhook_module().telemetry, stream_module().telemetry]
+    levels = [telemetry.level for telemetry in telemetries]
+    for telemetry in telemetries:
+        telemetry.level = LEVELS["DEBUG"]
     caplog.set_level(logging.DEBUG, logger="aws_lambda_powertools")
     caplog.set_level(logging.DEBUG, logger="social_connections")
     yield
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.setLevel(level)
-    stream_telemetry.level = stream_level
+    for telemetry, level in zip(telemetries, levels, strict=True):
+        telemetry.level = level
 
 
 @pytest.mark.usefixtures("debug_logging")

@@ -122,7 +122,7 @@ class Container:
         return _verifier_for(self._signing_secrets())
 
     def _signing_secrets(self) -> str:
-        # Imported here: the stream function never verifies signatures and need not load standardwebhooks.
+        # Imported here: the stream function never verifies signatures.
         from social_connections.signatures import SecretConfigurationError  # noqa: PLC0415
 
         if self.settings.webhook_secret:
