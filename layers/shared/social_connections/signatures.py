@@ -24,6 +24,7 @@ HEADER_NAMES: Final = ("id", "timestamp", "signature")
 SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the format prefix, not a secret
 TOLERANCE_SECONDS: Final = 5 * 60
 _SECRET_SEPARATORS = re.compile(r"[\s,]+")
+_BASE64_NOISE = re.compile(r"[^A-Za-z0-9+/]")
 
 
 class InvalidSignatureError(Exception):
@@ -41,22 +42,14 @@ class DeliveryHeaders(NamedTuple):
 
 
 def delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
-    """The svix-* headers, or their Standard Webhooks aliases (svix-* win, as in the svix library)."""
-    found = _header_values(headers)
-    if found is None:  # API Gateway lowercases header names; anything else is looked up again without case
-        found = _header_values({name.lower(): value for name, value in headers.items()})
-    if found is None:
+    """The svix-* headers, or their Standard Webhooks aliases (svix-* win, as in the svix library); names match
+    without case, and of two names that differ only in case the later one counts."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    found = [lowered.get(f"svix-{name}") or lowered.get(f"webhook-{name}") for name in HEADER_NAMES]
+    message_id, timestamp, signature = found
+    if not (message_id and timestamp and signature):
         raise InvalidSignatureError("missing signature headers")
-    return DeliveryHeaders(*found)
-
-
-def _header_values(headers: Mapping[str, str]) -> tuple[str, str, str] | None:
-    message_id, timestamp, signature = (
-        headers.get(f"svix-{name}") or headers.get(f"webhook-{name}") for name in HEADER_NAMES
-    )
-    if message_id and timestamp and signature:
-        return message_id, timestamp, signature
-    return None
+    return DeliveryHeaders(message_id, timestamp, signature)
 
 
 class SignatureVerifier:
@@ -116,7 +109,8 @@ def _offered_signatures(header: str) -> list[bytes]:
         if version != "v1":
             continue
         try:
-            offered.append(base64.b64decode(encoded))
+            # Lenient as base64 decoders are: characters outside the alphabet (padding too) are dropped first.
+            offered.append(base64.b64decode(_BASE64_NOISE.sub("", encoded) + "=="))
         except (binascii.Error, ValueError):
             continue  # a malformed entry is skipped: another may still match
     return offered
