@@ -169,7 +169,7 @@ class Telemetry:
         stamp = f"{day} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d},{millis:03d}+0000"
         location = f"{caller.f_code.co_name}:{caller.f_lineno}"
         head = f'{{"level":"{level}","location":{quote(location)},"message":{quote(message)},"timestamp":"{stamp}"'
-        if self._keys.keys() & fields.keys():  # a field overrides an invocation key, as in Powertools
+        if not self._keys.keys().isdisjoint(fields):  # a field overrides an invocation key, as in Powertools
             print(head + members({**self._keys, **fields}) + "}")
             return
         if not self._rendered_keys:
