@@ -89,27 +89,10 @@ def state_digest(desired: DesiredState) -> str | None:
     if desired.malformed:
         return None
     state = sorted(
-        (key.platform.value, key.external_account_id, wanted.status.value, *_detail_values(wanted.details))
+        (key.platform.value, key.external_account_id, wanted.status.value, *wanted.details)
         for key, wanted in desired.connections.items()
     )
     return hashlib.blake2b(marshal.dumps(state, 0), digest_size=16).hexdigest()
-
-
-def _detail_values(details: AccountDetails) -> tuple[object, ...]:
-    """The details in field order (a changed order changes every digest: one read-and-plan per user, see above)."""
-    return (
-        details.platform_user_id,
-        details.platform_username,
-        details.account_version,
-        details.email,
-        details.first_name,
-        details.last_name,
-        details.image_url,
-        details.provider,
-        details.clerk_account_id,
-        details.verification_status,
-        details.approved_scopes,
-    )
 
 
 def plan_sync(desired: DesiredState, stored: Mapping[ConnectionKey, StoredConnection]) -> SyncPlan:

@@ -46,7 +46,7 @@ def user_pk(user_id: str) -> str:
 
 
 def connection_sk(key: ConnectionKey) -> str:
-    return f"{CONNECTION_PREFIX}{key.platform.value}#{key.external_account_id}"
+    return f"{CONNECTION_PREFIX}{key.platform}#{key.external_account_id}"  # a StrEnum formats as its value
 
 
 def profile_key(user_id: str) -> Key:
@@ -59,7 +59,7 @@ def connection_item_key(user_id: str, key: ConnectionKey) -> Key:
 
 def attention_value(status: ConnectionStatus, platform: Platform) -> str | None:
     """The AttentionIndex key of a row in this status, or None when the row must not be in the index."""
-    return f"{status.value}#{platform.value}" if status in ATTENTION_STATUSES else None
+    return f"{status}#{platform}" if status in ATTENTION_STATUSES else None
 
 
 def set_status(
@@ -234,7 +234,7 @@ DELETION_REQUEST_SK: Final = "REQUEST"
 
 
 def platform_user(platform: Platform, platform_user_id: str) -> str:
-    return f"{platform.value}#{platform_user_id}"
+    return f"{platform}#{platform_user_id}"
 
 
 def deletion_request_key(code: str) -> Key:

@@ -34,7 +34,7 @@ def row_state_attribute(rows: Mapping[ConnectionKey, RowState]) -> AttributeValu
     entries: dict[str, AttributeValueTypeDef] = {FORMAT_KEY: {"S": FORMAT}}
     for key, row in rows.items():
         encoded = f"{_LETTERS[row.status]}{int(row.verified)}{row.account_version}:{row.details_digest}"
-        entries[f"{key.platform.value}#{key.external_account_id}"] = {"S": encoded}
+        entries[f"{key.platform}#{key.external_account_id}"] = {"S": encoded}
     return {"M": entries}
 
 
