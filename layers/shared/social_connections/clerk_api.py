@@ -1,7 +1,7 @@
 """Clerk's Backend API as reconciliation uses it: list and count users, look users up by id.
 
 A small standard-library client rather than the official `clerk-backend-api` SDK (docs/reconciliation.md says why):
-the users stay raw JSON, so they go through the same pydantic models as webhook payloads. It keeps under a
+the users stay raw JSON, so they go through the same validation as webhook payloads. It keeps under a
 client-side rate ceiling, waits `Retry-After` on 429, backs off on 5xx and connection errors, and counts its calls.
 """
 
