@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Final, Protocol
 
+from social_connections.clock import now_millis, utc_parts
 from social_connections.json_text import members, quote
 
 LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
@@ -163,10 +164,8 @@ class Telemetry:
 
     def _write(self, level: str, message: str, fields: Mapping[str, object]) -> None:
         caller = sys._getframe(2)  # the caller's function and line: Powertools' `location`
-        seconds, millis = divmod(int(time.time() * 1000), 1000)
-        t = time.gmtime(seconds)
-        day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-        stamp = f"{day} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d},{millis:03d}+0000"
+        day, clock, millis = utc_parts(now_millis())
+        stamp = f"{day} {clock},{millis}+0000"
         location = f"{caller.f_code.co_name}:{caller.f_lineno}"
         head = f'{{"level":"{level}","location":{quote(location)},"message":{quote(message)},"timestamp":"{stamp}"'
         if not self._keys.keys().isdisjoint(fields):  # a field overrides an invocation key, as in Powertools
