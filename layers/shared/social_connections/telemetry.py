@@ -24,6 +24,11 @@ LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL"
 _DISABLED_VALUES: Final = {"1", "true", "yes", "on"}
 
 
+def _number(value: float) -> str:
+    """A metric value as Powertools writes it (a float); counts are integers, whose text needs no float formatting."""
+    return f"{value}.0" if type(value) is int else repr(float(value))
+
+
 class LambdaContextLike(Protocol):
     """The attributes of Lambda's context object that the log lines carry."""
 
@@ -153,7 +158,7 @@ class Telemetry:
         rendered = self._directives.get(shape)
         if rendered is None:  # an invocation's metric names repeat: each set is rendered once per process
             rendered = self._directives[shape] = ",".join([self._directive(*part) for part in shape])
-        counts = "".join([f',"{name}":[{float(value)!r}]' for _, named in directives for name, value in named.items()])
+        counts = "".join([f',"{name}":[{_number(value)}]' for _, named in directives for name, value in named.items()])
         head = f'{{"_aws":{{"Timestamp":{int(time.time() * 1000)},"CloudWatchMetrics":[{rendered}]}}'
         print(head + members({"service": self.service, **root}) + counts + "}", flush=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from social_connections.model import ConnectionKey, ConnectionStatus, ConnectionUpsert
+from social_connections.providers import Platform
 from social_connections.row_copy import details_digest
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
@@ -29,19 +30,6 @@ def upsert_update(
     """Copy Clerk's account onto its row (with the digest of its details), and its status where the plan sets one."""
     wanted = upsert.desired
     details = wanted.details
-    assignments = [
-        "userId = :uid",
-        "platform = :platform",
-        "externalAccountId = :eid",
-        "platformUserId = :puid",
-        "platformUsername = :pname",
-        "metadata = :metadata",
-        "accountVersion = :account_version",
-        "version = :version",
-        "updatedAt = :changed_at",
-        "lastSyncAt = :synced_at",
-        f"{DETAILS_DIGEST_ATTRIBUTE} = :details_digest",
-    ]
     # Literal attribute values, not s()/n(): this runs for every connection of every changed snapshot.
     values: dict[str, AttributeValueTypeDef] = {
         ":uid": {"S": user_id},
@@ -57,14 +45,13 @@ def upsert_update(
         ":zero": {"N": "0"},
         ":details_digest": {"S": details_digest(details)},
     }
-    removed: list[str] = []
-    if upsert.set_status is not None:
-        removed += set_status(upsert.set_status, wanted.key.platform, assignments, values)
-        if upsert.set_status is ConnectionStatus.CONNECTED:
-            assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
-    assignments.append("errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)")
-    removed += set_platform_user(wanted.key.platform, details.platform_user_id, assignments, values)
-    removals = f" REMOVE {', '.join(removed)}" if removed else ""
+    # The expression depends only on the plan's shape: built once per shape, its values filled in per row.
+    shape = (upsert.set_status, wanted.key.platform, upsert.reset_errors, bool(details.platform_user_id))
+    expression = _UPSERT_EXPRESSIONS.get(shape)
+    if expression is None:
+        expression = _UPSERT_EXPRESSIONS[shape] = _upsert_expression(upsert, wanted.key.platform, values)
+    else:
+        _upsert_values(upsert, wanted.key.platform, values)
     # The row must be as we read it (absent or present, and in the status a plan from the copy assumed).
     condition = "attribute_not_exists(pk)" if upsert.is_new else "attribute_exists(pk)"
     if upsert.expect_status is not None:
@@ -73,7 +60,7 @@ def upsert_update(
     return {
         "TableName": table,
         "Key": connection_item_key(user_id, wanted.key),
-        "UpdateExpression": "SET " + ", ".join(assignments) + removals,
+        "UpdateExpression": expression,
         "ConditionExpression": condition,
         "ExpressionAttributeValues": values,
     }
@@ -97,3 +84,40 @@ def disconnect_update(
             ":synced_at": s(synced_at),
         },
     }
+
+
+_UPSERT_EXPRESSIONS: dict[tuple[ConnectionStatus | None, Platform, bool, bool], str] = {}
+
+
+def _upsert_expression(upsert: ConnectionUpsert, platform: Platform, values: dict[str, AttributeValueTypeDef]) -> str:
+    """The UpdateExpression of an upsert of this shape (and its status and platform-user values put in `values`)."""
+    assignments = [
+        "userId = :uid",
+        "platform = :platform",
+        "externalAccountId = :eid",
+        "platformUserId = :puid",
+        "platformUsername = :pname",
+        "metadata = :metadata",
+        "accountVersion = :account_version",
+        "version = :version",
+        "updatedAt = :changed_at",
+        "lastSyncAt = :synced_at",
+        f"{DETAILS_DIGEST_ATTRIBUTE} = :details_digest",
+    ]
+    removed: list[str] = []
+    if upsert.set_status is not None:
+        removed += set_status(upsert.set_status, platform, assignments, values)
+        if upsert.set_status is ConnectionStatus.CONNECTED:
+            assignments.append("connectedAt = if_not_exists(connectedAt, :changed_at)")
+    assignments.append("errorCount = :zero" if upsert.reset_errors else "errorCount = if_not_exists(errorCount, :zero)")
+    removed += set_platform_user(platform, upsert.desired.details.platform_user_id, assignments, values)
+    removals = f" REMOVE {', '.join(removed)}" if removed else ""
+    return "SET " + ", ".join(assignments) + removals
+
+
+def _upsert_values(upsert: ConnectionUpsert, platform: Platform, values: dict[str, AttributeValueTypeDef]) -> None:
+    """The status and platform-user values of an upsert whose expression is already known (the same helpers write
+    them; their assignments are the cached expression's)."""
+    if upsert.set_status is not None:
+        set_status(upsert.set_status, platform, [], values)
+    set_platform_user(platform, upsert.desired.details.platform_user_id, [], values)
