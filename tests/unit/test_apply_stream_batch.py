@@ -18,6 +18,7 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.providers import Platform
+from social_connections.row_copy import details_digest
 from social_connections.settings import Settings
 from social_connections.telemetry import Telemetry
 
@@ -55,7 +56,7 @@ class Dependencies(NamedTuple):
 @pytest.fixture
 def store() -> MemoryConnectionStore:
     store = MemoryConnectionStore()
-    desired = DesiredConnection(X, ConnectionStatus.CONNECTED, DETAILS)
+    desired = DesiredConnection(X, ConnectionStatus.CONNECTED, DETAILS, details_digest(DETAILS))
     plan = SyncPlan(upserts=[ConnectionUpsert(desired, ConnectionStatus.CONNECTED, reset_errors=True, is_new=True)])
     store.write_snapshot(USER, plan, version=T0, expected=None, synced_at="2024-05-28T08:00:00.000Z")
     return store

@@ -18,6 +18,7 @@ from social_connections.model import (
     SyncPlan,
 )
 from social_connections.providers import Platform
+from social_connections.row_copy import details_digest
 from social_connections.settings import SettingsError
 
 from devtools.testkit.memory_store import MemoryConnectionStore
@@ -57,7 +58,8 @@ def account_details() -> AccountDetails:
 
 def seeded() -> MemoryConnectionStore:
     store = MemoryConnectionStore()
-    desired = DesiredConnection(KEY, ConnectionStatus.CONNECTED, account_details())
+    details = account_details()
+    desired = DesiredConnection(KEY, ConnectionStatus.CONNECTED, details, details_digest(details))
     plan = SyncPlan(upserts=[ConnectionUpsert(desired, ConnectionStatus.CONNECTED, reset_errors=True, is_new=True)])
     store.write_snapshot(USER, plan, version=1, expected=None, synced_at="2026-01-01T00:00:00.000Z")
     return store

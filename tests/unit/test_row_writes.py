@@ -13,6 +13,7 @@ from social_connections.model import (
     DesiredConnection,
 )
 from social_connections.providers import Platform
+from social_connections.row_copy import details_digest
 from social_connections.storage import row_writes
 
 
@@ -30,7 +31,8 @@ def _upsert(status: ConnectionStatus | None, platform: Platform, reset: bool, pl
         verification_status="verified",
         approved_scopes=("read",),
     )
-    wanted = DesiredConnection(ConnectionKey(platform, "eac_1"), status or ConnectionStatus.CONNECTED, details)
+    key, wanted_status = ConnectionKey(platform, "eac_1"), status or ConnectionStatus.CONNECTED
+    wanted = DesiredConnection(key, wanted_status, details, details_digest(details))
     return ConnectionUpsert(desired=wanted, set_status=status, reset_errors=reset, is_new=status is not None)
 
 

@@ -155,6 +155,7 @@ class DesiredConnection(NamedTuple):
     key: ConnectionKey
     status: ConnectionStatus
     details: AccountDetails
+    details_digest: str  # row_copy.details_digest(details): computed once, needed by the digest, copy and write
 
 
 class MalformedAccount(NamedTuple):

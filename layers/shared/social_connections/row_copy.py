@@ -12,7 +12,6 @@ import base64
 import hashlib
 import marshal
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Final
 
 from social_connections.model import (
@@ -29,12 +28,11 @@ from social_connections.model import (
 MAX_COPIED_ROWS: Final = 6
 
 
-@lru_cache(maxsize=256)
 def details_digest(details: AccountDetails) -> str:
     """11 characters (64 bits) that change with any detail copied from Clerk; stored on the row and in the copy.
 
-    Over `marshal`'s format 0 of the details (plain strings, integers, None: equal values give equal bytes). A
-    snapshot write needs each upserted row's digest twice (the row and the copy): the cache computes it once.
+    Over `marshal`'s format 0 of the details (plain strings, integers, None: equal values give equal bytes).
+    `desired_state` computes it once per account; the state digest, the copy and the row write reuse it.
     """
     digest = hashlib.blake2b(marshal.dumps(tuple(details), 0), digest_size=8).digest()
     return base64.urlsafe_b64encode(digest).decode()[:11]  # the 12th character is always the padding
@@ -64,7 +62,7 @@ def next_copy(stored: Mapping[ConnectionKey, RowState], plan: SyncPlan) -> dict[
             status=upsert.set_status or (old.status if old is not None else wanted.status),
             account_version=wanted.details.account_version,
             verified=wanted.details.verification_status == "verified",
-            details_digest=details_digest(wanted.details),
+            details_digest=wanted.details_digest,
         )
     for key in plan.disconnects:
         # A disconnected row loses its personal data and with it the digest of its details.

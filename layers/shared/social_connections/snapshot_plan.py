@@ -73,7 +73,8 @@ def desired_state(user: ClerkUser, providers: ProviderMap = DEFAULT_PROVIDERS) -
         if status is None:
             continue
         key = ConnectionKey(platform, account.account_id)
-        connections[key] = DesiredConnection(key=key, status=status, details=_details(account))
+        details = _details(account)
+        connections[key] = DesiredConnection(key, status, details, details_digest(details))
     return DesiredState(connections=connections, malformed=malformed, unmapped_providers=tuple(sorted(unmapped)))
 
 
@@ -82,14 +83,14 @@ def state_digest(desired: DesiredState) -> str | None:
 
     Rows written from a snapshot match it until a snapshot with another digest comes, so an equal digest means the
     snapshot needs no row write. Malformed entries record a failure per event (and keep their rows), so they get none.
-    The bytes hashed are `marshal`'s format 0 of plain strings, integers and None (no references to shared objects,
-    so equal values give equal bytes; a tenth of `json.dumps`'s cost). A digest is only a shortcut: if those bytes
-    ever changed (another format), the next update of each user would read and plan once.
+    Each connection counts by its key, its status and the digest of its details (`row_copy.details_digest`, which
+    the write needs anyway), hashed as `marshal`'s format 0 (plain strings: equal values give equal bytes). A digest
+    is only a shortcut: if these bytes ever changed, the next update of each user would read and plan once.
     """
     if desired.malformed:
         return None
     state = sorted(
-        (key.platform.value, key.external_account_id, wanted.status.value, *wanted.details)
+        (key.platform.value, key.external_account_id, wanted.status.value, wanted.details_digest)
         for key, wanted in desired.connections.items()
     )
     return hashlib.blake2b(marshal.dumps(state, 0), digest_size=16).hexdigest()
@@ -169,7 +170,7 @@ def plan_from_copy(desired: DesiredState, copy: Mapping[ConnectionKey, RowState]
             continue
         if row.status is not ConnectionStatus.DISCONNECTED and not row.details_digest:
             return None  # written before digests, or erased since: only a read can tell what the row holds
-        same = row.details_digest == details_digest(wanted.details)
+        same = row.details_digest == wanted.details_digest
         upsert = _change(wanted, row, same_details=same, has_errors=True)
         if upsert is None:
             # Only a row Clerk does not report verified can have been moved (revoked) where that changes the plan.

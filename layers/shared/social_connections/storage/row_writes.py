@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from social_connections.model import ConnectionKey, ConnectionStatus, ConnectionUpsert
 from social_connections.providers import Platform
-from social_connections.row_copy import details_digest
 from social_connections.storage.items import (
     ATTENTION_ATTRIBUTE,
     PERSONAL_DATA_PATHS,
@@ -43,7 +42,7 @@ def upsert_update(
         ":changed_at": {"S": changed_at},
         ":synced_at": {"S": synced_at},
         ":zero": {"N": "0"},
-        ":details_digest": {"S": details_digest(details)},
+        ":details_digest": {"S": wanted.details_digest},
     }
     # The expression depends only on the plan's shape: built once per shape, its values filled in per row.
     shape = (upsert.set_status, wanted.key.platform, upsert.reset_errors, bool(details.platform_user_id))
