@@ -54,14 +54,9 @@ class SyncResult(NamedTuple):
     @classmethod
     def of_plan(cls, user_id: str, plan: SyncPlan, malformed_accounts: int = 0) -> SyncResult:
         """An applied (or, for a dry run, previewed) plan, counted the one way every caller reports it."""
-        return cls(
-            Outcome.APPLIED,
-            user_id,
-            upserted=len(plan.upserts),
-            disconnected=len(plan.disconnects),
-            created=sum(1 for upsert in plan.upserts if upsert.is_new),
-            malformed_accounts=malformed_accounts,
-        )
+        created = [upsert for upsert in plan.upserts if upsert.is_new]
+        # Positional, in field order: outcome, user, upserted, disconnected, created, malformed accounts.
+        return cls(Outcome.APPLIED, user_id, len(plan.upserts), len(plan.disconnects), len(created), malformed_accounts)
 
 
 class FirstTry(StrEnum):

@@ -47,10 +47,15 @@ class HttpRequest(NamedTuple):
         )
 
 
+_TEXT_ONLY: Final = frozenset({str})
+
+
 def _string_map(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
-    if all(type(k) is str and type(v) is str for k, v in value.items()):
+    kinds = set(map(type, value))
+    kinds.update(map(type, value.values()))
+    if kinds <= _TEXT_ONLY:
         return value  # API Gateway's maps are text already: no copy
     return {str(k): str(v) for k, v in value.items()}
 
@@ -75,10 +80,15 @@ def _raw_body(body: object, *, base64_encoded: bool) -> bytes | None:
 
 def json_response(status: int, /, **fields: object) -> dict[str, object]:
     """An HTTP API (payload 2.0) response with a JSON body (rendered directly: every webhook delivery gets one)."""
+    return json_text_response(status, json_object(fields))
+
+
+def json_text_response(status: int, body: str) -> dict[str, object]:
+    """An HTTP API (payload 2.0) response whose JSON body the caller rendered."""
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
-        "body": json_object(fields),
+        "body": body,
         "isBase64Encoded": False,
     }
 

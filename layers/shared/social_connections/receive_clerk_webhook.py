@@ -11,7 +11,8 @@ from typing import Final
 from social_connections.apply_clerk_event import Outcome, SyncResult, apply_clerk_event
 from social_connections.clerk_events import HANDLED_USER_EVENTS, InvalidEventError, parse_clerk_event
 from social_connections.container import Container
-from social_connections.http_api import HttpRequest, json_response
+from social_connections.http_api import HttpRequest, json_response, json_text_response
+from social_connections.json_text import quote
 from social_connections.signatures import InvalidSignatureError, delivery_headers
 from social_connections.telemetry import Telemetry
 
@@ -45,30 +46,38 @@ def receive_clerk_webhook(request: HttpRequest, dependencies: Container, telemet
     event_type = event.type if event.type in HANDLED_USER_EVENTS else "other"
     telemetry.count_by("EventsReceivedByType", "EventType", event_type)
     result = apply_clerk_event(dependencies.store, event, dependencies.providers)
-    _report_unmapped(result.unmapped_providers, telemetry)
+    if result.unmapped_providers:
+        _report_unmapped(result.unmapped_providers, telemetry)
     if result.outcome is Outcome.IGNORED:
         telemetry.info("event type not handled; acknowledged", event_type=event.type)
         telemetry.count("EventsIgnoredUnhandled")
         return json_response(200, outcome="ignored", type=event.type)
-    _record(event.type, result, telemetry)
-    fields = {"userId": result.user_id, "upserted": result.upserted, "disconnected": result.disconnected}
-    return json_response(200, outcome=result.outcome.value, type=event.type, **fields)
+    outcome = result.outcome.value
+    _record(event.type, outcome, result, telemetry)
+    # Every applied delivery answers this: rendered directly (the outcome is one of ours, the counts integers).
+    answer = (
+        f'{{"outcome":"{outcome}","type":{quote(event.type)},"userId":{quote(result.user_id)},'
+        f'"upserted":{result.upserted},"disconnected":{result.disconnected}}}'
+    )
+    return json_text_response(200, answer)
 
 
-def _record(event_type: str, result: SyncResult, telemetry: Telemetry) -> None:
+def _record(event_type: str, outcome: str, result: SyncResult, telemetry: Telemetry) -> None:
     """The event's one log line and its counts."""
     telemetry.info(
         "event processed",
         event_type=event_type,
         user_id=result.user_id,
-        outcome=result.outcome.value,
+        outcome=outcome,
         upserted=result.upserted,
         disconnected=result.disconnected,
         malformed_accounts=result.malformed_accounts,
     )
-    telemetry.count("EventsApplied" if result.changed else "EventsIgnored")
-    if not result.changed:
-        telemetry.count(f"EventsIgnored_{result.outcome.value}")
+    if result.changed:
+        telemetry.count("EventsApplied")
+    else:
+        telemetry.count("EventsIgnored")
+        telemetry.count(f"EventsIgnored_{outcome}")
     if result.upserted:
         telemetry.count("ConnectionsUpserted", result.upserted)
     if result.disconnected:
@@ -79,8 +88,6 @@ def _record(event_type: str, result: SyncResult, telemetry: Telemetry) -> None:
 
 def _report_unmapped(providers: tuple[str, ...], telemetry: Telemetry) -> None:
     """Once per event: accounts not stored because no platform is mapped to their provider (names only, no PII)."""
-    if not providers:
-        return
     names = sorted(set(providers))
     hint = "map custom providers with PROVIDER_ALIASES (docs/oauth-setup.md)"
     telemetry.info("accounts of unmapped providers not stored", providers=names, accounts=len(providers), hint=hint)

@@ -58,11 +58,11 @@ def next_copy(stored: Mapping[ConnectionKey, RowState], plan: SyncPlan) -> dict[
     for upsert in plan.upserts:
         wanted = upsert.desired
         old = rows.get(wanted.key)
-        rows[wanted.key] = RowState(
-            status=upsert.set_status or (old.status if old is not None else wanted.status),
-            account_version=wanted.details.account_version,
-            verified=wanted.details.verification_status == "verified",
-            details_digest=wanted.details_digest,
+        rows[wanted.key] = RowState(  # status, account version, verified, details digest
+            upsert.set_status or (old.status if old is not None else wanted.status),
+            wanted.details.account_version,
+            wanted.details.verification_status == "verified",
+            wanted.details_digest,
         )
     for key in plan.disconnects:
         # A disconnected row loses its personal data and with it the digest of its details.

@@ -56,6 +56,7 @@ class Telemetry:
         self._keys: dict[str, object] = {}
         self._rendered_keys = ""  # _keys as JSON members, rendered once per change
         self._static_keys: dict[str, object] = {}
+        self._static_context: tuple[str, int, str] | None = None
         self._directives: dict[tuple[tuple[tuple[str, ...], tuple[str, ...]], ...], str] = {}
         self._static_rendered = ""
         self._static_count = 0
@@ -64,15 +65,20 @@ class Telemetry:
 
     def start(self, context: LambdaContextLike | None, correlation_id: str | None = None) -> None:
         """A new invocation: the context's keys on every line, no keys or metrics of the previous one."""
-        keys: dict[str, object] = {"service": self.service}
-        if context is not None:
-            keys["function_name"] = context.function_name
-            keys["function_memory_size"] = context.memory_limit_in_mb
-            keys["function_arn"] = context.invoked_function_arn
-        # These keys are the same in every invocation of a process: rendered once.
-        if keys != self._static_keys:
-            self._static_keys, self._static_rendered = keys, members(keys)
-        keys = {**keys, "cold_start": self._cold_start}
+        static = (
+            None
+            if context is None
+            else (context.function_name, context.memory_limit_in_mb, context.invoked_function_arn)
+        )
+        # These keys are the same in every invocation of a process: built and rendered once.
+        if static != self._static_context or not self._static_keys:
+            self._static_context = static
+            self._static_keys = {"service": self.service}
+            if static is not None:
+                names = ("function_name", "function_memory_size", "function_arn")
+                self._static_keys.update(zip(names, static, strict=True))
+            self._static_rendered = members(self._static_keys)
+        keys = {**self._static_keys, "cold_start": self._cold_start}
         self._cold_start = False
         if context is not None:
             keys["function_request_id"] = context.aws_request_id

@@ -87,9 +87,15 @@ class SnapshotWriter:
         rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
         """Write a plan; move the profile to `version`, `digest` and the copy `rows`; all or nothing per transaction."""
-        stamps = _Stamps(version=version, changed_at=iso_from_millis(version), synced_at=synced_at)
+        changed_at = iso_from_millis(version)
+        stamps = _Stamps(version=version, changed_at=changed_at, synced_at=synced_at)
         actions: list[TransactWriteItemTypeDef] = [
-            {"Update": upsert_update(self._table, user_id, upsert, **stamps)} for upsert in plan.upserts
+            {
+                "Update": upsert_update(
+                    self._table, user_id, upsert, version=version, changed_at=changed_at, synced_at=synced_at
+                )
+            }
+            for upsert in plan.upserts
         ]
         actions += [{"Update": disconnect_update(self._table, user_id, key, **stamps)} for key in plan.disconnects]
         actions += [
