@@ -75,7 +75,7 @@ def desired_state(user: ClerkUser, providers: ProviderMap = DEFAULT_PROVIDERS) -
         key = ConnectionKey(platform, account.account_id)
         details = _details(account)
         connections[key] = DesiredConnection(key, status, details, details_digest(details))
-    return DesiredState(connections=connections, malformed=malformed, unmapped_providers=tuple(sorted(unmapped)))
+    return DesiredState(connections, malformed, tuple(sorted(unmapped)) if unmapped else ())
 
 
 def state_digest(desired: DesiredState) -> str | None:
@@ -89,10 +89,11 @@ def state_digest(desired: DesiredState) -> str | None:
     """
     if desired.malformed:
         return None
-    state = sorted(
+    state = [
         (key.platform.value, key.external_account_id, wanted.status.value, wanted.details_digest)
         for key, wanted in desired.connections.items()
-    )
+    ]
+    state.sort()
     return hashlib.blake2b(marshal.dumps(state, 0), digest_size=16).hexdigest()
 
 
