@@ -49,12 +49,6 @@ MAX_TRANSACTION_ACTIONS: Final = 100
 MAX_ERROR_TEXT: Final = 500
 
 
-class _Stamps(TypedDict):
-    version: int
-    changed_at: str
-    synced_at: str
-
-
 class UpdateParts(TypedDict):
     UpdateExpression: str
     ConditionExpression: str
@@ -87,26 +81,7 @@ class SnapshotWriter:
         rows: Mapping[ConnectionKey, RowState] | None = None,
     ) -> None:
         """Write a plan; move the profile to `version`, `digest` and the copy `rows`; all or nothing per transaction."""
-        changed_at = iso_from_millis(version)
-        stamps = _Stamps(version=version, changed_at=changed_at, synced_at=synced_at)
-        actions: list[TransactWriteItemTypeDef] = [
-            {
-                "Update": upsert_update(
-                    self._table, user_id, upsert, version=version, changed_at=changed_at, synced_at=synced_at
-                )
-            }
-            for upsert in plan.upserts
-        ]
-        actions += [{"Update": disconnect_update(self._table, user_id, key, **stamps)} for key in plan.disconnects]
-        actions += [
-            {"Update": self._failure(user_id, failure.key, failure.reason, synced_at)}
-            for failure in plan.failures
-            if failure.key is not None
-        ]
-        actions += [
-            {"ConditionCheck": row_check(self._table, connection_item_key(user_id, check.key), check)}
-            for check in plan.checks
-        ]
+        actions = self._row_actions(user_id, plan, version, synced_at)
         lock = self._profile_lock(user_id, expected)
         move_version = self._move_version(user_id, lock, version, digest, rows)
         if not actions:
@@ -132,6 +107,38 @@ class SnapshotWriter:
                 {"Update": move_version} if index == len(chunks) - 1 else {"ConditionCheck": lock}
             )
             self._transact([head, *chunk], user_id)
+
+    def _row_actions(
+        self, user_id: str, plan: SyncPlan, version: int, synced_at: str
+    ) -> list[TransactWriteItemTypeDef]:
+        """The plan's row writes and checks, in the order the chunks need (failure counts last)."""
+        changed_at = iso_from_millis(version)
+        actions: list[TransactWriteItemTypeDef] = [
+            {
+                "Update": upsert_update(
+                    self._table, user_id, upsert, version=version, changed_at=changed_at, synced_at=synced_at
+                )
+            }
+            for upsert in plan.upserts
+        ]
+        actions += [
+            {
+                "Update": disconnect_update(
+                    self._table, user_id, key, version=version, changed_at=changed_at, synced_at=synced_at
+                )
+            }
+            for key in plan.disconnects
+        ]
+        actions += [
+            {"Update": self._failure(user_id, failure.key, failure.reason, synced_at)}
+            for failure in plan.failures
+            if failure.key is not None
+        ]
+        actions += [
+            {"ConditionCheck": row_check(self._table, connection_item_key(user_id, check.key), check)}
+            for check in plan.checks
+        ]
+        return actions
 
     def _transact(self, actions: Sequence[TransactWriteItemTypeDef], user_id: str) -> None:
         try:
