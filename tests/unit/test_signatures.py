@@ -125,3 +125,10 @@ def test_any_v1_entry_may_match_and_other_versions_or_malformed_entries_are_skip
 def test_the_signed_text_holds_whole_seconds_as_the_signer_writes_them(at_vector_time):
     headers = {**VECTOR_HEADERS, "svix-timestamp": VECTOR_HEADERS["svix-timestamp"] + ".9"}
     SignatureVerifier.from_config(VECTOR_SECRET).verify(VECTOR_BODY, delivery_headers(headers))
+
+
+def test_a_message_id_that_is_not_utf8_text_is_unsigned_not_an_error():
+    secret = new_secret()
+    headers = delivery_headers({**svix_headers(secret, BODY), "svix-id": "msg_\ud800"})
+    with pytest.raises(InvalidSignatureError):
+        SignatureVerifier.from_config(secret).verify(BODY.encode(), headers)

@@ -81,7 +81,10 @@ class SignatureVerifier:
         if seconds < now - TOLERANCE_SECONDS or seconds > now + TOLERANCE_SECONDS:
             raise InvalidSignatureError("timestamp outside the tolerance")
         offered = _offered_signatures(headers.signature)
-        prefix = f"{headers.message_id}.{signed_at}.".encode()
+        try:
+            prefix = f"{headers.message_id}.{signed_at}.".encode()
+        except UnicodeEncodeError as error:  # a lone surrogate in the id: no signer could have signed it
+            raise InvalidSignatureError("message id is not text a signer can sign") from error
         for key in self._keys:
             mac = hmac.new(key, prefix, hashlib.sha256)
             mac.update(body)
